@@ -1,0 +1,136 @@
+package resolvertest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Server is a DNS server on 127.0.0.1, UDP and TCP on one random port,
+// answering from a Resolver's zone with its faults and latency.
+type Server struct {
+	Addr string // "127.0.0.1:port", for resolver.Config.Servers
+
+	udp, tcp *dns.Server
+	once     sync.Once
+}
+
+// NewServer starts a server for r. The caller must Close it.
+func NewServer(r *Resolver) (*Server, error) {
+	var (
+		pc  net.PacketConn
+		ln  net.Listener
+		err error
+	)
+	// Find a port free for both UDP and TCP.
+	for try := 0; try < 20; try++ {
+		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ln, err = net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			break
+		}
+		pc.Close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	h := handler{r}
+	s := &Server{
+		Addr: pc.LocalAddr().String(),
+		udp:  &dns.Server{PacketConn: pc, Handler: h},
+		tcp:  &dns.Server{Listener: ln, Handler: h},
+	}
+	started := make(chan error, 2)
+	s.udp.NotifyStartedFunc = func() { started <- nil }
+	s.tcp.NotifyStartedFunc = func() { started <- nil }
+	go func() {
+		if err := s.udp.ActivateAndServe(); err != nil {
+			started <- err
+		}
+	}()
+	go func() {
+		if err := s.tcp.ActivateAndServe(); err != nil {
+			started <- err
+		}
+	}()
+	for i := 0; i < 2; i++ {
+		select {
+		case err := <-started:
+			if err != nil {
+				s.Close()
+				return nil, err
+			}
+		case <-time.After(5 * time.Second):
+			s.Close()
+			return nil, errors.New("resolvertest: server did not start")
+		}
+	}
+	return s, nil
+}
+
+// MustNewServer is NewServer for tests: it panics if the server cannot start.
+func MustNewServer(r *Resolver) *Server {
+	s, err := NewServer(r)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Close stops the server.
+func (s *Server) Close() {
+	s.once.Do(func() {
+		s.udp.Shutdown()
+		s.tcp.Shutdown()
+	})
+}
+
+type handler struct{ r *Resolver }
+
+func (h handler) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
+	m, f, err := h.r.query(context.Background(), q)
+	if err != nil || f == Timeout {
+		return
+	}
+	udp := false
+	if _, ok := w.RemoteAddr().(*net.UDPAddr); ok {
+		udp = true
+	}
+	if udp {
+		switch f {
+		case Truncate:
+			t := new(dns.Msg)
+			t.SetReply(q)
+			t.Truncated = true
+			w.WriteMsg(t)
+			return
+		case WrongID:
+			bad := m.Copy()
+			bad.Id = q.Id + 1
+			w.WriteMsg(bad)
+		case WrongQuestion:
+			bad := m.Copy()
+			bad.Question[0].Name = "spoofed." + bad.Question[0].Name
+			bad.Answer = nil
+			w.WriteMsg(bad)
+		case Garbage:
+			junk := make([]byte, 40)
+			rand.Read(junk)
+			w.Write(junk)
+		}
+		size := dns.MinMsgSize
+		if opt := q.IsEdns0(); opt != nil {
+			size = int(opt.UDPSize())
+		}
+		m.Truncate(size)
+	}
+	w.WriteMsg(m)
+}

@@ -1,0 +1,308 @@
+package verdict
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultTimeout is the stage deadline of a Policy whose Timeout is zero.
+// It is shorter than the five minutes RFC 5321 §4.5.3.2 lets a client wait
+// for a reply, and long enough for a few DNS retries.
+const DefaultTimeout = 20 * time.Second
+
+// ErrTimeout is the Err of the TempError result given to a check that was
+// still running at the stage deadline or when ctx was done.
+var ErrTimeout = errors.New("verdict: check did not finish before the stage deadline")
+
+// Policy runs checks and turns their results into decisions. The zero value
+// runs no check and accepts everything. A Policy must not be modified while
+// Evaluate runs; it is safe for concurrent use otherwise.
+type Policy struct {
+	Checks     []Check
+	Weights    map[string]float64 // multiplier of a check's Score; missing = 1
+	Quarantine float64            // total Score at which the action is at least Quarantine (0 = off)
+	Reject     float64            // total Score at which the action is Reject (0 = off)
+
+	// Timeout bounds each stage: a check still running then is abandoned
+	// and given a TempError result. Zero means DefaultTimeout.
+	Timeout time.Duration
+
+	// Exempt, if set, says which sessions the score thresholds do not apply
+	// to, e.g. authenticated submission or clients in our own networks. The
+	// checks still run and their scores are still reported; only demands
+	// (a relay denial, a greylist deferral) can then refuse the session.
+	Exempt func(*Session) bool
+
+	// Replies replaces the default reply text of an action ("Service
+	// unavailable, try again later", ...). The reasons that drove the
+	// decision follow the text after ": ". Texts are cleaned with
+	// Printable.
+	Replies map[Action]string
+
+	// Logger, if set, receives one debug record per evaluated stage.
+	Logger *slog.Logger
+}
+
+// Decision is the outcome of evaluating a stage.
+type Decision struct {
+	Action   Action
+	Score    float64
+	Code     int    // SMTP reply code: 250, 451, 550, 554, ...
+	Enhanced string // RFC 3463: "2.0.0", "4.7.1", "5.7.1", ...
+	Message  string
+	Results  []Result
+}
+
+// String renders the decision as an SMTP reply line, e.g.
+// "550 5.7.1 Message refused by policy: ...".
+func (d Decision) String() string {
+	return strconv.Itoa(d.Code) + " " + d.Enhanced + " " + d.Message
+}
+
+type indexed struct {
+	i int
+	r Result
+}
+
+// Evaluate runs every check of p whose Stage is stage, concurrently, appends
+// their results to s.Results, and decides from all of s.Results (earlier
+// stages included). A check that panics is given a TempError result with
+// the panic in Err; a check still running at the stage deadline (Timeout)
+// or when ctx is done is abandoned with a TempError result, so Evaluate
+// returns promptly whatever the checks do.
+//
+// Checks must not modify s; Evaluate does, so one Session must not be
+// evaluated by two goroutines at once.
+func (p *Policy) Evaluate(ctx context.Context, s *Session, stage Stage) Decision {
+	start := len(s.Results)
+	n := 0
+	for _, c := range p.Checks {
+		if c != nil && c.Stage() == stage {
+			n++
+		}
+	}
+	if n > 0 {
+		s.Results = append(s.Results, p.run(ctx, s, stage, n)...)
+	}
+	d := p.decide(s, stage)
+	if p.Logger != nil {
+		p.Logger.LogAttrs(ctx, slog.LevelDebug, "mtaguard decision",
+			slog.String("stage", stage.String()), slog.String("ip", s.IP.String()),
+			slog.String("action", d.Action.String()), slog.Float64("score", d.Score),
+			slog.Int("checks", len(s.Results)-start), slog.String("reply", d.String()))
+	}
+	return d
+}
+
+func (p *Policy) run(ctx context.Context, s *Session, stage Stage, n int) []Result {
+	timeout := p.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	results := make([]Result, 0, n)
+	checks := make([]Check, 0, n)
+	// Buffered so that an abandoned check's goroutine can still deliver its
+	// result and exit instead of blocking forever.
+	ch := make(chan indexed, n)
+	for _, c := range p.Checks {
+		if c == nil || c.Stage() != stage {
+			continue
+		}
+		i := len(checks)
+		checks = append(checks, c)
+		results = append(results, Result{})
+		go runOne(ctx, c, s, i, ch)
+	}
+	done := make([]bool, n)
+	for got := 0; got < n; got++ {
+		select {
+		case x := <-ch:
+			results[x.i] = x.r
+			done[x.i] = true
+		case <-ctx.Done():
+			for i, ok := range done {
+				if !ok {
+					results[i] = Result{
+						Check:  checks[i].Name(),
+						Status: TempError,
+						Reason: "check did not finish in time",
+						Err:    ErrTimeout,
+					}
+				}
+			}
+			return results
+		}
+	}
+	return results
+}
+
+func runOne(ctx context.Context, c Check, s *Session, i int, ch chan<- indexed) {
+	defer func() {
+		if v := recover(); v != nil {
+			ch <- indexed{i, Result{
+				Check:  c.Name(),
+				Status: TempError,
+				Reason: "internal error in check",
+				Err:    fmt.Errorf("verdict: check %s panicked: %v", c.Name(), v),
+			}}
+		}
+	}()
+	r := c.Check(ctx, s)
+	if r.Check == "" {
+		r.Check = c.Name()
+	}
+	ch <- indexed{i, r}
+}
+
+// weight returns the multiplier of a check's score.
+func (p *Policy) weight(check string) float64 {
+	if w, ok := p.Weights[check]; ok {
+		return w
+	}
+	return 1
+}
+
+func (p *Policy) decide(s *Session, stage Stage) Decision {
+	d := Decision{Results: s.Results}
+	demand := Accept
+	for _, r := range s.Results {
+		d.Score += p.weight(r.Check) * r.Score
+		demand = max(demand, r.Action)
+	}
+	byScore := Accept
+	if p.Exempt == nil || !p.Exempt(s) {
+		switch {
+		case p.Reject > 0 && d.Score >= p.Reject:
+			byScore = Reject
+		case p.Quarantine > 0 && d.Score >= p.Quarantine:
+			byScore = Quarantine
+		}
+	}
+	d.Action = max(demand, byScore)
+
+	var why []string
+	switch {
+	case d.Action == Accept:
+		d.Code, d.Enhanced = 250, acceptEnhanced(stage)
+	case demand == d.Action:
+		// A demand drove the action: its reply code wins, and the reasons
+		// are those of the results that made the demand.
+		for _, r := range s.Results {
+			if r.Action != d.Action {
+				continue
+			}
+			if d.Code == 0 && r.Code != 0 {
+				d.Code, d.Enhanced = r.Code, r.Enhanced
+			}
+			why = appendReason(why, r)
+		}
+	default:
+		// The score drove the action: name the results that added to it,
+		// the largest first.
+		why = p.scoreReasons(s.Results)
+	}
+	if d.Code == 0 {
+		d.Code, d.Enhanced = defaultReply(d.Action, stage)
+	}
+	// Quarantine is an accepted message: the reply is a 2xx whatever a
+	// result asked for.
+	if d.Action == Quarantine {
+		d.Code, d.Enhanced = 250, acceptEnhanced(stage)
+	}
+	d.Message = p.message(d, why)
+	return d
+}
+
+// scoreReasons lists the reasons of results with a positive weighted score,
+// largest first.
+func (p *Policy) scoreReasons(results []Result) []string {
+	type scored struct {
+		score float64
+		r     Result
+	}
+	var top []scored
+	for _, r := range results {
+		if sc := p.weight(r.Check) * r.Score; sc > 0 {
+			top = append(top, scored{sc, r})
+		}
+	}
+	// Insertion sort: there are few results, and it keeps ties in order.
+	for i := 1; i < len(top); i++ {
+		for j := i; j > 0 && top[j].score > top[j-1].score; j-- {
+			top[j], top[j-1] = top[j-1], top[j]
+		}
+	}
+	var why []string
+	for _, t := range top {
+		why = appendReason(why, t.r)
+	}
+	return why
+}
+
+func appendReason(why []string, r Result) []string {
+	reason := Printable(r.Reason)
+	if reason == "" {
+		reason = r.Status.String()
+	}
+	return append(why, r.Check+": "+reason)
+}
+
+// maxMessage keeps a reply line (code, enhanced code, text, CRLF) well under
+// the 512 octets RFC 5321 §4.5.3.1.5 allows.
+const maxMessage = 400
+
+func (p *Policy) message(d Decision, why []string) string {
+	text, ok := p.Replies[d.Action]
+	if ok {
+		text = Printable(text)
+	} else {
+		text = defaultText[d.Action]
+	}
+	if len(why) > 0 {
+		text += ": " + strings.Join(why, "; ")
+	}
+	if len(text) > maxMessage {
+		text = text[:maxMessage-3] + "..."
+	}
+	return text
+}
+
+var defaultText = [...]string{
+	Accept:     "OK",
+	Quarantine: "OK",
+	TempFail:   "Try again later",
+	Reject:     "Refused by policy",
+}
+
+func acceptEnhanced(stage Stage) string {
+	switch stage {
+	case Mail:
+		return "2.1.0"
+	case Rcpt:
+		return "2.1.5"
+	}
+	return "2.0.0"
+}
+
+// defaultReply is the reply of an action no result chose a code for
+// (DESIGN.md, "SMTP replies").
+func defaultReply(a Action, stage Stage) (int, string) {
+	switch a {
+	case TempFail:
+		return 451, "4.7.1"
+	case Reject:
+		if stage == Connect {
+			return 554, "5.7.1" // RFC 5321 §3.1: 554 refuses a connection
+		}
+		return 550, "5.7.1"
+	}
+	return 250, acceptEnhanced(stage)
+}

@@ -1,0 +1,104 @@
+package verdict
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/emersion/go-msgauth/authres"
+)
+
+// Result is what one check found about one session.
+type Result struct {
+	Check  string           // "fcrdns", "helo", "relay", "greylist", "dnsbl", "spf", "dkim", "dmarc", ...
+	Status Status           // RFC 8601 result word
+	Score  float64          // > 0 suspicious, < 0 trustworthy, 0 no opinion
+	Action Action           // what this result demands whatever the score; Accept = no demand
+	Reason string           // one printable-ASCII line, safe inside an SMTP reply
+	Auth   []authres.Result // for Authentication-Results; nil for checks that are no auth method
+	Err    error            // the DNS or store error behind TempError / PermError
+
+	// Code and Enhanced are the SMTP reply this result asks for when its
+	// Action drives the decision (e.g. 554 and "5.7.1" for a relay denial,
+	// 550 and "5.7.23" for an SPF fail). Zero values mean the policy's
+	// default reply for the action.
+	Code     int
+	Enhanced string
+
+	// Domain is the name the result vouches for, where there is one that a
+	// later check can use: the forward-confirmed host name for fcrdns, the
+	// checked domain for spf and dmarc. Empty otherwise.
+	Domain string
+}
+
+// Check is one admission check. Check must be safe for concurrent use: a
+// Policy calls it from several goroutines at once, for different sessions
+// and, within a stage, beside the other checks of that stage. It must not
+// modify the Session, and it should return promptly when ctx is done.
+type Check interface {
+	Name() string
+	Stage() Stage
+	Check(ctx context.Context, s *Session) Result
+}
+
+// Session is what the SMTP server knows about one client connection and
+// transaction. A server fills in the facts as the dialogue goes on and passes
+// the same Session to Policy.Evaluate at each stage.
+type Session struct {
+	IP       netip.Addr
+	HELO     string
+	MailFrom string   // envelope sender; "" is the null sender
+	Rcpt     string   // the recipient being evaluated at the Rcpt stage
+	AuthUser string   // SMTP AUTH identity; "" when not authenticated
+	TLS      bool     // TLS in effect
+	Message  []byte   // the raw message, at the Data stage
+	Results  []Result // results of earlier stages (Evaluate appends)
+}
+
+// Result returns the latest result of the named check among the session's
+// results, so that a check can use what an earlier one found (helo reads
+// the fcrdns name; dmarc reads spf and dkim).
+func (s *Session) Result(check string) (Result, bool) {
+	for i := len(s.Results) - 1; i >= 0; i-- {
+		if s.Results[i].Check == check {
+			return s.Results[i], true
+		}
+	}
+	return Result{}, false
+}
+
+// MaxReason is the length beyond which Printable shortens a string.
+const MaxReason = 200
+
+// Printable returns s reduced to one line of printable ASCII of at most
+// MaxReason bytes, for putting client-supplied text (a HELO name, an
+// address, a DNS TXT string) into a Reason or an SMTP reply. Control
+// bytes, CR and LF are dropped, other non-ASCII bytes become '?', and a
+// longer string is cut and ends in "...".
+func Printable(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			clean = false
+			break
+		}
+	}
+	if clean && len(s) <= MaxReason {
+		return s
+	}
+	b := make([]byte, 0, min(len(s), MaxReason))
+	i := 0
+	for ; i < len(s) && len(b) < MaxReason; i++ {
+		c := s[i]
+		switch {
+		case c < 0x20 || c == 0x7f:
+			continue
+		case c > 0x7f:
+			c = '?'
+		}
+		b = append(b, c)
+	}
+	if i < len(s) {
+		b = append(b[:MaxReason-3], "..."...)
+	}
+	return string(b)
+}
