@@ -152,9 +152,9 @@ func (r *Resolver) Stats() Stats {
 
 // answer is the outcome of one (name, type) query, as cached.
 type answer struct {
-	rcode   int      // dns.RcodeSuccess or dns.RcodeNameError; failures are errors
-	rrs     []dns.RR // records of the asked type, CNAMEs followed
-	target  string   // the canonical name the records belong to
+	rcode  int      // dns.RcodeSuccess or dns.RcodeNameError; failures are errors
+	rrs    []dns.RR // records of the asked type, CNAMEs followed
+	target string   // the canonical name the records belong to
 }
 
 // lookup answers (name, qtype) from the cache or upstream. name must be
