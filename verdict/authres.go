@@ -25,7 +25,7 @@ func (d Decision) AuthenticationResults(authservID string) string {
 			}
 		}
 	}
-	id := headerValue(authservID)
+	id := token(authservID)
 	if id == "" {
 		id = "localhost"
 	}

@@ -29,9 +29,7 @@ var (
 // Postfix's valid_hostname does, because real senders use it. A name whose
 // last label is all digits is refused: it is an address written as a name.
 func Normalize(name string) (string, error) {
-	if strings.HasSuffix(name, ".") {
-		name = name[:len(name)-1]
-	}
+	name = strings.TrimSuffix(name, ".")
 	if name == "" {
 		return "", ErrEmpty
 	}
