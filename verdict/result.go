@@ -102,3 +102,15 @@ func Printable(s string) string {
 	}
 	return string(b)
 }
+
+// ForRcpt returns a copy of s for evaluating the Rcpt stage for one
+// recipient. Each recipient of a transaction is judged on its own: a relay
+// denial or greylisting of one must not weigh on the next, so the copy
+// shares the results of the earlier stages but appends its own elsewhere.
+// Evaluate the Data stage on s itself.
+func (s *Session) ForRcpt(rcpt string) *Session {
+	c := *s
+	c.Rcpt = rcpt
+	c.Results = s.Results[:len(s.Results):len(s.Results)]
+	return &c
+}

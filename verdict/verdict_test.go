@@ -277,3 +277,29 @@ func TestAuthenticationResults(t *testing.T) {
 		t.Errorf("empty: %q", got)
 	}
 }
+
+func TestForRcpt(t *testing.T) {
+	p := &verdict.Policy{Checks: []verdict.Check{relayLike{}}}
+	s := &verdict.Session{Results: make([]verdict.Result, 1, 10)}
+	s.Results[0] = verdict.Result{Check: "earlier", Score: 1}
+	ctx := context.Background()
+	bad := p.Evaluate(ctx, s.ForRcpt("x@elsewhere.example"), verdict.Rcpt)
+	good := p.Evaluate(ctx, s.ForRcpt("y@example.net"), verdict.Rcpt)
+	if bad.Action != verdict.Reject || good.Action != verdict.Accept {
+		t.Errorf("bad %v, good %v: one recipient's denial weighed on the other", bad.Action, good.Action)
+	}
+	if len(s.Results) != 1 || len(good.Results) != 2 || good.Results[0].Check != "earlier" {
+		t.Errorf("session results %d, recipient results %d", len(s.Results), len(good.Results))
+	}
+}
+
+type relayLike struct{}
+
+func (relayLike) Name() string         { return "relay" }
+func (relayLike) Stage() verdict.Stage { return verdict.Rcpt }
+func (relayLike) Check(_ context.Context, s *verdict.Session) verdict.Result {
+	if strings.HasSuffix(s.Rcpt, "@example.net") {
+		return verdict.Result{Status: verdict.Pass}
+	}
+	return verdict.Result{Status: verdict.Fail, Action: verdict.Reject, Code: 554, Enhanced: "5.7.1", Reason: "Relay access denied"}
+}

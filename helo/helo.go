@@ -1,0 +1,349 @@
+// Package helo checks the name a client gives in its HELO or EHLO command
+// (RFC 5321 §2.3.5, §4.1.1.1, §4.1.3, §4.1.4): its syntax, its form (a
+// fully qualified domain or an address literal that is the client's own
+// address), whether it claims to be one of our own hosts, whether it exists
+// in the DNS, and whether it is consistent with the client's address and
+// forward-confirmed reverse name.
+//
+// RFC 5321 §4.1.4 forbids refusing a message because the HELO name does
+// not match the client, and the reference systems (Haraka helo.checks,
+// rspamd hfilter, Postfix's HELO restrictions in their defaults) only
+// record or score what they find. So does this package: every sub-check
+// adds its own score (Scores) and names itself in the Reason, and nothing
+// demands a rejection. A DNS failure is never held against the client: it
+// leaves the DNS sub-checks undecided.
+package helo
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"strings"
+
+	"golang.org/x/net/publicsuffix"
+
+	"github.com/mtaguard/mtaguard/internal/dnsname"
+	"github.com/mtaguard/mtaguard/verdict"
+)
+
+// Resolver is the part of *net.Resolver the check uses.
+// net.DefaultResolver, *resolver.Resolver and *resolvertest.Resolver all
+// satisfy it.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
+}
+
+// Options configure the check. A nil *Options means the defaults: no local
+// names, no trusted networks, no known client name, DefaultScores.
+type Options struct {
+	// LocalNames are our own host names and domains. A client outside
+	// TrustedNets that gives one of them, or a name below one, as its HELO
+	// is forging our identity.
+	LocalNames []string
+
+	// TrustedNets are our own clients' networks. Their HELO is not checked
+	// at all, as Haraka skips relaying and private clients and Postfix's
+	// permit_mynetworks comes before the HELO restrictions: internal hosts
+	// may use our names, private domains and whatever their software
+	// sends.
+	TrustedNets []netip.Prefix
+
+	// ClientName is the client's forward-confirmed reverse DNS name (the
+	// Domain of a passing fcrdns result), or "" if it has none. A HELO
+	// equal to it, or in the same registrable domain, is consistent.
+	// The Checker fills it in for each session.
+	ClientName string
+
+	// Scores replaces DefaultScores.
+	Scores *Scores
+}
+
+// Check checks name, the argument of the HELO or EHLO command of the client
+// at ip, and reports each sub-check that fired, in order, with its score:
+//
+//   - invalid: Parse refuses it (empty, spaces, control bytes, bad labels,
+//     too long, a malformed literal);
+//   - bare-ip: an address without brackets;
+//   - literal-mismatch: an address literal that is not ip (an IPv4-mapped
+//     form counts as the IPv4 address; the match is exact, where Haraka by
+//     default accepts the client's /24);
+//   - localhost: "localhost", "localhost.localdomain" or a name under
+//     ".localhost" (RFC 6761 §6.3);
+//   - forged-local: one of o.LocalNames or a name below one;
+//   - not-fqdn: no dot (RFC 5321 §2.3.5 asks for a fully qualified name);
+//   - private-tld: a top-level domain for private use or special use
+//     (.local, .lan, .home, .corp, .internal, .test, .example, .invalid,
+//     .onion, .arpa, ...). Haraka tolerates such names, rspamd gives them
+//     its heaviest HELO weight; this package takes the middle: a small
+//     score, since the name is misconfigured rather than forged, and no
+//     DNS query, since the public DNS cannot answer for it;
+//   - unknown-tld: a top-level domain the public suffix list does not
+//     know (Haraka's valid_hostname), with no DNS query;
+//   - no-dns: the name has no A, AAAA or MX record (NXDOMAIN or NODATA);
+//   - consistent: an address of the name is ip, or the name equals or
+//     shares the registrable domain (public suffix list, ICANN and private
+//     sections) of o.ClientName, as Haraka's rdns_match and Exim's verify
+//     = helo accept; its score is negative;
+//   - inconsistent: the name resolves, but not to ip, and does not match
+//     o.ClientName. As in rspamd, this is judged only once both the A and
+//     the AAAA answers are in and neither failed, and it does not fire
+//     together with no-dns.
+//
+// The sub-checks after not-fqdn look up the name's A and AAAA records in
+// parallel, and its MX records only if it has neither. A DNS failure
+// leaves no-dns and inconsistent undecided, and the Err of the result is
+// set; no score comes from it.
+//
+// Status is Fail if a sub-check with a positive score fired, else
+// TempError if a DNS failure left the check undecided and no sub-check
+// fired, else Pass. On Pass with a domain HELO, Domain holds the
+// normalized name. A client in o.TrustedNets gets None, unchecked.
+func Check(ctx context.Context, r Resolver, ip netip.Addr, name string, o *Options) verdict.Result {
+	var opt Options
+	if o != nil {
+		opt = *o
+	}
+	sc := &DefaultScores
+	if opt.Scores != nil {
+		sc = opt.Scores
+	}
+	ip = ip.Unmap().WithZone("")
+	res := verdict.Result{Check: "helo"}
+	if trusted(ip, opt.TrustedNets) {
+		res.Reason = "client " + ip.String() + " is in the trusted networks; HELO not checked"
+		return res
+	}
+
+	var f findings
+	n, perr := Parse(name)
+	switch n.Kind {
+	case Invalid:
+		f.add("invalid", perr.Error(), sc.Invalid)
+	case BareIP:
+		f.add("bare-ip", "an address literal needs brackets", sc.BareIP)
+	case Literal:
+		if n.Addr.Unmap() != ip {
+			f.add("literal-mismatch", "the client is "+ip.String(), sc.LiteralMismatch)
+		}
+	case Domain:
+		res.Err = checkDomain(ctx, r, ip, n.Domain, &opt, sc, &f)
+	}
+
+	res.Score = f.score
+	switch {
+	case f.positive:
+		res.Status = verdict.Fail
+	case res.Err != nil && len(f.fired) == 0:
+		res.Status = verdict.TempError
+	default:
+		res.Status = verdict.Pass
+		res.Err = nil
+		if n.Kind == Domain {
+			res.Domain = n.Domain
+		}
+	}
+	res.Reason = f.reason(name, res.Err)
+	return res
+}
+
+// checkDomain runs the sub-checks of a domain HELO and returns the DNS
+// failure that left some undecided.
+func checkDomain(ctx context.Context, r Resolver, ip netip.Addr, name string, o *Options, sc *Scores, f *findings) error {
+	if name == "localhost" || name == "localhost.localdomain" || strings.HasSuffix(name, ".localhost") {
+		f.add("localhost", "", sc.Localhost)
+		return nil
+	}
+	if local := localName(name, o.LocalNames); local != "" {
+		f.add("forged-local", "we are "+local, sc.ForgedLocal)
+		return nil
+	}
+	if !strings.Contains(name, ".") {
+		f.add("not-fqdn", "", sc.NotFQDN)
+		return nil
+	}
+	if privateTLD(name) {
+		f.add("private-tld", "", sc.PrivateTLD)
+		return nil
+	}
+	if suffix, icann := publicsuffix.PublicSuffix(name); !icann && !strings.Contains(suffix, ".") {
+		f.add("unknown-tld", "", sc.UnknownTLD)
+		return nil
+	}
+
+	d := resolve(ctx, r, name, ip)
+	client := ""
+	if o.ClientName != "" {
+		client, _ = dnsname.Normalize(o.ClientName)
+	}
+	switch {
+	case d.match:
+		f.add("consistent", "resolves to "+ip.String(), sc.Consistent)
+	case client != "" && sameDomain(name, client):
+		f.add("consistent", "matches rDNS name "+client, sc.Consistent)
+	case d.exists && d.err == nil:
+		detail := "does not resolve to " + ip.String()
+		if client != "" {
+			detail += " and is not in the domain of rDNS name " + client
+		}
+		f.add("inconsistent", detail, sc.Inconsistent)
+	}
+	if !d.exists && d.err == nil {
+		f.add("no-dns", "no A, AAAA or MX record", sc.NoDNS)
+	}
+	return d.err
+}
+
+// dnsFacts is what the DNS says about a HELO name.
+type dnsFacts struct {
+	exists bool  // it has A, AAAA or MX records
+	match  bool  // one of its addresses is the client's
+	err    error // the first lookup failure (not a not-found answer)
+}
+
+func resolve(ctx context.Context, r Resolver, name string, ip netip.Addr) dnsFacts {
+	// The trailing dot keeps a system resolver from trying search domains.
+	fq := name + "."
+	var (
+		six    []netip.Addr
+		err6   error
+		done   = make(chan struct{})
+		d      dnsFacts
+		errAny = func(err error) {
+			if err != nil && !isNotFound(err) && d.err == nil {
+				d.err = err
+			}
+		}
+	)
+	go func() {
+		six, err6 = r.LookupNetIP(ctx, "ip6", fq)
+		close(done)
+	}()
+	four, err4 := r.LookupNetIP(ctx, "ip4", fq)
+	<-done
+	errAny(err4)
+	errAny(err6)
+	for _, list := range [2][]netip.Addr{four, six} {
+		for _, a := range list {
+			d.exists = true
+			if a.Unmap().WithZone("") == ip {
+				d.match = true
+			}
+		}
+	}
+	if !d.exists && d.err == nil {
+		mx, err := r.LookupMX(ctx, fq)
+		d.exists = len(mx) > 0
+		if !d.exists {
+			errAny(err)
+		}
+	}
+	return d
+}
+
+// sameDomain reports whether a and b, both normalized, are equal or have
+// the same registrable domain.
+func sameDomain(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ra, err := publicsuffix.EffectiveTLDPlusOne(a)
+	if err != nil {
+		return false
+	}
+	rb, err := publicsuffix.EffectiveTLDPlusOne(b)
+	return err == nil && ra == rb
+}
+
+// localName returns the entry of locals that name equals or lies below,
+// normalized, or "".
+func localName(name string, locals []string) string {
+	for _, l := range locals {
+		l, err := dnsname.Normalize(l)
+		if err == nil && dnsname.IsSubdomain(name, l) {
+			return l
+		}
+	}
+	return ""
+}
+
+// privateTLD reports whether name is under a top-level domain that the
+// public DNS does not answer for: special-use names (RFC 6761, RFC 7686
+// .onion, RFC 8375 home.arpa, and .arpa at large, which holds no hosts),
+// ICANN's private-use .internal, and the private suffixes in common use
+// that ICANN will not delegate because of name collisions (.lan, .home,
+// .corp, ...), which rspamd's hfilter lists too.
+func privateTLD(name string) bool {
+	switch name[strings.LastIndexByte(name, '.')+1:] {
+	case "local", "localdomain", "lan", "home", "corp", "internal", "intranet", "intra", "priv", "private",
+		"test", "example", "invalid", "onion", "arpa":
+		return true
+	}
+	return false
+}
+
+func trusted(ip netip.Addr, nets []netip.Prefix) bool {
+	for _, p := range nets {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func isNotFound(err error) bool {
+	var de *net.DNSError
+	return errors.As(err, &de) && de.IsNotFound
+}
+
+// findings collects the sub-checks that fired.
+type findings struct {
+	fired    []string // "check" or "check (detail)"
+	score    float64
+	positive bool
+}
+
+func (f *findings) add(check, detail string, score float64) {
+	if detail != "" {
+		check += " (" + detail + ")"
+	}
+	f.fired = append(f.fired, check)
+	f.score += score
+	f.positive = f.positive || score > 0
+}
+
+// maxShown bounds the HELO name in a Reason.
+const maxShown = 80
+
+// reason renders the findings as one line: "HELO name: check (detail),
+// check; DNS not judged: error".
+func (f *findings) reason(name string, err error) string {
+	var b strings.Builder
+	b.WriteString("HELO ")
+	if name == "" {
+		b.WriteString(`""`)
+	} else {
+		// Keep room for the findings: a name may be 255 octets.
+		shown := verdict.Printable(name)
+		if len(shown) > maxShown {
+			shown = shown[:maxShown-3] + "..."
+		}
+		b.WriteString(shown)
+	}
+	b.WriteString(": ")
+	if len(f.fired) == 0 {
+		b.WriteString("ok")
+	}
+	b.WriteString(strings.Join(f.fired, ", "))
+	if err != nil {
+		b.WriteString("; DNS not judged: ")
+		var de *net.DNSError
+		if errors.As(err, &de) {
+			b.WriteString(de.Err)
+		} else {
+			b.WriteString(err.Error())
+		}
+	}
+	return verdict.Printable(b.String())
+}

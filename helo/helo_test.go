@@ -1,0 +1,273 @@
+package helo_test
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/mtaguard/mtaguard/helo"
+	"github.com/mtaguard/mtaguard/resolver"
+	"github.com/mtaguard/mtaguard/resolver/resolvertest"
+	"github.com/mtaguard/mtaguard/verdict"
+)
+
+// Every Resolver the project promises must satisfy the interface.
+var (
+	_ helo.Resolver = net.DefaultResolver
+	_ helo.Resolver = (*resolver.Resolver)(nil)
+	_ helo.Resolver = (*resolvertest.Resolver)(nil)
+	_ verdict.Check = (*helo.Checker)(nil)
+)
+
+const zone = `
+$ORIGIN example.com.
+mail          A     192.0.2.1
+mail          AAAA  2001:db8::1
+mail_relay    A     192.0.2.1
+xn--bcher-kva A     192.0.2.1
+other         A     198.51.100.9
+helo          A     198.51.100.9
+dual          A     1.2.3.4
+dual          AAAA  2001:db8::1
+dualmiss      A     192.0.2.99
+dualmiss      AAAA  2001:db8::99
+mxonly        MX    10 mail.example.com.
+nodata        TXT   "nothing else"
+slow          A     192.0.2.1
+slow          AAAA  2001:db8::1
+`
+
+func TestCheck(t *testing.T) {
+	const client = "192.0.2.1"
+	for _, c := range []struct {
+		name   string // test name: the anchor case it pins, if any
+		helo   string
+		ip     string // default client
+		opts   *helo.Options
+		faults map[string]resolvertest.Fault // "name" or "name/A"
+		status verdict.Status
+		score  float64
+		reason string // substring
+	}{
+		{"A1 bare IPv4", "192.168.1.1", "", nil, nil, verdict.Fail, 3, "bare-ip"},
+		{"A3 bare IPv4 public", "1.2.3.4", "", nil, nil, verdict.Fail, 3, "bare-ip"},
+		{"bare IPv6 with tag", "IPv6:2001:db8::1", "2001:db8::1", nil, nil, verdict.Fail, 3, "bare-ip"},
+		{"A2 literal of the client", "[192.0.2.1]", "", nil, nil, verdict.Pass, 0, "HELO [192.0.2.1]: ok"},
+		{"A39 IPv6 literal of the client", "[IPv6:2001:db8::1]", "2001:db8::1", nil, nil, verdict.Pass, 0, ": ok"},
+		{"IPv6 literal, tag in lower case", "[ipv6:2001:DB8::1]", "2001:db8::1", nil, nil, verdict.Pass, 0, ": ok"},
+		{"IPv4-mapped literal of an IPv4 client", "[IPv6:::ffff:192.0.2.1]", "", nil, nil, verdict.Pass, 0, ": ok"},
+		{"literal of a mapped client", "[192.0.2.1]", "::ffff:192.0.2.1", nil, nil, verdict.Pass, 0, ": ok"},
+		{"A33 literal of another address", "[198.51.100.7]", "", nil, nil, verdict.Fail, 2, "literal-mismatch (the client is 192.0.2.1)"},
+		{"A32 literal in the client's /24 still mismatches", "[192.0.2.2]", "", nil, nil, verdict.Fail, 2, "literal-mismatch"},
+		{"IPv6 literal without tag", "[2001:db8::1]", "2001:db8::1", nil, nil, verdict.Fail, 3, "invalid (malformed address literal)"},
+		{"literal with unknown tag", "[x400:foo]", "", nil, nil, verdict.Fail, 3, "tag other than IPv6"},
+		{"literal without closing bracket", "[192.0.2.1", "", nil, nil, verdict.Fail, 3, "invalid"},
+		{"literal with zone", "[IPv6:fe80::1%eth0]", "", nil, nil, verdict.Fail, 3, "invalid"},
+		{"empty", "", "", nil, nil, verdict.Fail, 3, `HELO "": invalid (empty HELO argument)`},
+		{"space", "mail example.com", "", nil, nil, verdict.Fail, 3, "invalid (HELO argument has a space"},
+		{"CRLF injection", "mail.example.com\r\nRCPT TO:<a@b>", "", nil, nil, verdict.Fail, 3, "HELO mail.example.comRCPT TO:<a@b>: invalid"},
+		{"A35 leading hyphen", "-mx.example.com", "", nil, nil, verdict.Fail, 3, "invalid (domain name label starts or ends with a hyphen)"},
+		{"A35 trailing hyphen", "mx-.example.com", "", nil, nil, verdict.Fail, 3, "invalid"},
+		{"A37 64-octet label", strings.Repeat("a", 64) + ".example.com", "", nil, nil, verdict.Fail, 3, "invalid"},
+		{"over-long", strings.Repeat("a.", 128), "", nil, nil, verdict.Fail, 3, "invalid (HELO argument longer than 255 octets)"},
+		{"all-numeric last label", "1.2.3", "", nil, nil, verdict.Fail, 3, "invalid (domain name is all numeric)"},
+		{"localhost", "localhost", "", nil, nil, verdict.Fail, 3, "localhost"},
+		{"localhost.localdomain", "LOCALHOST.localdomain", "", nil, nil, verdict.Fail, 3, "localhost"},
+		{"under .localhost", "box.localhost", "", nil, nil, verdict.Fail, 3, "localhost"},
+		{"A6 no dot", "ylmf-pc", "", nil, nil, verdict.Fail, 2.5, "not-fqdn"},
+		{"A11 .local", "printer.local", "", nil, nil, verdict.Fail, 1, "private-tld"},
+		{"A11 .lan", "box.lan", "", nil, nil, verdict.Fail, 1, "private-tld"},
+		{"A11 .corp", "srv.corp", "", nil, nil, verdict.Fail, 1, "private-tld"},
+		{"special-use .test", "mail.test", "", nil, nil, verdict.Fail, 1, "private-tld"},
+		{"A9 unknown TLD", "great.domain.non-existent-tld", "", nil, nil, verdict.Fail, 2, "unknown-tld"},
+		{"A24 resolves to the client", "mail.example.com", "", nil, nil, verdict.Pass, -0.5, "consistent (resolves to 192.0.2.1)"},
+		{"A34 trailing dot", "Mail.Example.com.", "", nil, nil, verdict.Pass, -0.5, "consistent"},
+		{"A36 underscore", "mail_relay.example.com", "", nil, nil, verdict.Pass, -0.5, "consistent"},
+		{"IDN U-label", "bücher.example.com", "", nil, nil, verdict.Pass, -0.5, "consistent"},
+		{"A19 equals the rDNS name", "helo.example.com", "", &helo.Options{ClientName: "helo.example.com."}, nil,
+			verdict.Pass, -0.5, "consistent (matches rDNS name helo.example.com)"},
+		{"A20 same domain as the rDNS name", "helo.example.com", "", &helo.Options{ClientName: "ehlo.example.com"}, nil,
+			verdict.Pass, -0.5, "consistent (matches rDNS name ehlo.example.com)"},
+		{"A21 other domain than the rDNS name", "helo.example.com", "", &helo.Options{ClientName: "ehlo.gmail.com"}, nil,
+			verdict.Fail, 0.5, "inconsistent (does not resolve to 192.0.2.1 and is not in the domain of rDNS name ehlo.gmail.com)"},
+		{"private suffix section counts", "a.example.github.io", "", &helo.Options{ClientName: "b.github.io"}, nil,
+			verdict.Fail, 1.5, "no-dns"},
+		{"A23 resolves elsewhere", "other.example.com", "", nil, nil, verdict.Fail, 0.5, "inconsistent (does not resolve to 192.0.2.1)"},
+		{"A26 AAAA matches", "dual.example.com", "2001:db8::1", nil, nil, verdict.Pass, -0.5, "consistent"},
+		{"A27 double miss counts once", "dualmiss.example.com", "2001:db8::1", nil, nil, verdict.Fail, 0.5, "inconsistent"},
+		{"A28 NXDOMAIN", "ghost.example.com", "", nil, nil, verdict.Fail, 1.5, "no-dns (no A, AAAA or MX record)"},
+		{"NODATA", "nodata.example.com", "", nil, nil, verdict.Fail, 1.5, "no-dns"},
+		{"no-dns beside a matching rDNS name", "ghost.example.com", "", &helo.Options{ClientName: "mail.example.com"}, nil,
+			verdict.Fail, 1, "consistent (matches rDNS name mail.example.com), no-dns"},
+		{"MX only", "mxonly.example.com", "", nil, nil, verdict.Fail, 0.5, "inconsistent"},
+		{"A25 A times out, nothing else matches", "slow.example.com", "", nil,
+			map[string]resolvertest.Fault{"slow.example.com/A": resolvertest.Timeout},
+			verdict.TempError, 0, "HELO slow.example.com: ok; DNS not judged"},
+		{"A25 A fails, AAAA matches the client", "slow.example.com", "2001:db8::1", nil,
+			map[string]resolvertest.Fault{"slow.example.com/A": resolvertest.ServFail},
+			verdict.Pass, -0.5, "consistent"},
+		{"A25 A fails, AAAA misses: not judged inconsistent", "slow.example.com", "2001:db8::7", nil,
+			map[string]resolvertest.Fault{"slow.example.com/A": resolvertest.ServFail},
+			verdict.TempError, 0, "DNS not judged: server misbehaving"},
+		{"SERVFAIL", "mail.example.com", "", nil,
+			map[string]resolvertest.Fault{"mail.example.com": resolvertest.ServFail},
+			verdict.TempError, 0, "DNS not judged"},
+		{"SERVFAIL, rDNS still consistent", "mail.example.com", "", &helo.Options{ClientName: "mx.example.com"},
+			map[string]resolvertest.Fault{"mail.example.com": resolvertest.ServFail},
+			verdict.Pass, -0.5, "consistent"},
+		{"MX SERVFAIL after no address", "ghost.example.com", "", nil,
+			map[string]resolvertest.Fault{"ghost.example.com/MX": resolvertest.ServFail},
+			verdict.TempError, 0, "DNS not judged"},
+		{"forged local name", "mx.example.org", "", &helo.Options{LocalNames: []string{"Example.ORG."}}, nil,
+			verdict.Fail, 6, "forged-local (we are example.org)"},
+		{"forged local name itself", "EXAMPLE.org.", "", &helo.Options{LocalNames: []string{"example.org"}}, nil,
+			verdict.Fail, 6, "forged-local"},
+		{"not below a local name", "evilexample.org", "", &helo.Options{LocalNames: []string{"example.org"}}, nil,
+			verdict.Fail, 1.5, "no-dns"},
+		{"trusted client may use local names", "mx.example.org", "192.0.2.1",
+			&helo.Options{LocalNames: []string{"example.org"}, TrustedNets: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}, nil,
+			verdict.None, 0, "trusted networks; HELO not checked"},
+		{"scores can be changed", "ylmf-pc", "", &helo.Options{Scores: &helo.Scores{NotFQDN: 9}}, nil,
+			verdict.Fail, 9, "not-fqdn"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := resolvertest.MustNew(zone)
+			r.SetTimeoutAfter(50 * time.Millisecond)
+			for n, f := range c.faults {
+				if name, typ, ok := strings.Cut(n, "/"); ok {
+					r.SetFaultType(name, dns.StringToType[typ], f)
+				} else {
+					r.SetFault(n, f)
+				}
+			}
+			ip := c.ip
+			if ip == "" {
+				ip = client
+			}
+			got := helo.Check(context.Background(), r, netip.MustParseAddr(ip), c.helo, c.opts)
+			if got.Check != "helo" || got.Status != c.status || got.Score != c.score || got.Action != verdict.Accept ||
+				!strings.Contains(got.Reason, c.reason) {
+				t.Errorf("Check(%s, %q) = %v %v %v %q;\nwant %v %v reason containing %q",
+					ip, c.helo, got.Status, got.Score, got.Action, got.Reason, c.status, c.score, c.reason)
+			}
+			if (got.Status == verdict.TempError) != (got.Err != nil) {
+				t.Errorf("Err = %v with status %v", got.Err, got.Status)
+			}
+			if verdict.Printable(got.Reason) != got.Reason {
+				t.Errorf("Reason %q is not printable", got.Reason)
+			}
+			if got.Auth != nil {
+				t.Errorf("Auth = %v, want none", got.Auth)
+			}
+		})
+	}
+}
+
+// TestCheckNoQueries pins the sub-checks that decide without the DNS.
+func TestCheckNoQueries(t *testing.T) {
+	for _, h := range []string{"", "192.0.2.9", "[192.0.2.1]", "localhost", "ylmf-pc", "printer.local",
+		"great.domain.non-existent-tld", "mx.example.org", "a b"} {
+		r := resolvertest.MustNew(zone)
+		helo.Check(context.Background(), r, netip.MustParseAddr("192.0.2.1"), h, &helo.Options{LocalNames: []string{"example.org"}})
+		if n := r.TotalQueries(); n != 0 {
+			t.Errorf("HELO %q: %d DNS queries, want none", h, n)
+		}
+	}
+	r := resolvertest.MustNew(zone)
+	helo.Check(context.Background(), r, netip.MustParseAddr("192.0.2.1"), "mail.example.com", nil)
+	if n := r.Queries("mail.example.com.", dns.TypeMX); n != 0 {
+		t.Errorf("%d MX queries for a name with addresses, want 0", n)
+	}
+}
+
+func TestCheckDomain(t *testing.T) {
+	r := resolvertest.MustNew(zone)
+	ip := netip.MustParseAddr("192.0.2.1")
+	if got := helo.Check(context.Background(), r, ip, "Mail.Example.COM.", nil); got.Domain != "mail.example.com" {
+		t.Errorf("Domain = %q, want mail.example.com", got.Domain)
+	}
+	if got := helo.Check(context.Background(), r, ip, "other.example.com", nil); got.Domain != "" {
+		t.Errorf("Domain = %q on %v, want none", got.Domain, got.Status)
+	}
+}
+
+func TestCheckLongNameKeepsFindings(t *testing.T) {
+	name := strings.Repeat("a", 60) + "." + strings.Repeat("b", 60) + "." + strings.Repeat("c", 60) + ".local"
+	got := helo.Check(context.Background(), resolvertest.MustNew(""), netip.MustParseAddr("192.0.2.1"), name, nil)
+	if !strings.HasSuffix(got.Reason, "...: private-tld") {
+		t.Errorf("Reason = %q", got.Reason)
+	}
+}
+
+func TestCheckCanceled(t *testing.T) {
+	r := resolvertest.MustNew(zone)
+	r.SetLatency(time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	start := time.Now()
+	got := helo.Check(ctx, r, netip.MustParseAddr("192.0.2.1"), "mail.example.com", nil)
+	if got.Status != verdict.TempError || time.Since(start) > 5*time.Second {
+		t.Errorf("got %v after %v, want a prompt temperror", got.Status, time.Since(start))
+	}
+}
+
+func TestCheckNetResolver(t *testing.T) {
+	r := resolvertest.MustNew(zone)
+	srv, err := resolvertest.NewServer(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	nr := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, srv.Addr)
+	}}
+	ip := netip.MustParseAddr("192.0.2.1")
+	for name, want := range map[string]string{
+		"mail.example.com":   "consistent",
+		"ghost.example.com":  "no-dns",
+		"mxonly.example.com": "inconsistent",
+	} {
+		if got := helo.Check(context.Background(), nr, ip, name, nil); !strings.Contains(got.Reason, want) {
+			t.Errorf("%s: %v %q, want %s", name, got.Status, got.Reason, want)
+		}
+	}
+}
+
+func TestChecker(t *testing.T) {
+	r := resolvertest.MustNew(zone)
+	c := helo.New(r, &helo.Options{ClientName: "ignored.example.com"})
+	if c.Name() != "helo" || c.Stage() != verdict.Helo {
+		t.Errorf("Name, Stage = %q, %v", c.Name(), c.Stage())
+	}
+	ip := netip.MustParseAddr("192.0.2.1")
+	for _, tc := range []struct {
+		name   string
+		fcrdns *verdict.Result
+		helo   string
+		status verdict.Status
+		reason string
+	}{
+		{"rDNS name from a passing fcrdns result", &verdict.Result{Check: "fcrdns", Status: verdict.Pass, Domain: "ehlo.example.com"},
+			"helo.example.com", verdict.Pass, "matches rDNS name ehlo.example.com"},
+		{"a failing fcrdns result vouches for nothing", &verdict.Result{Check: "fcrdns", Status: verdict.Fail, Domain: "helo.example.com"},
+			"helo.example.com", verdict.Fail, "inconsistent (does not resolve to 192.0.2.1)"},
+		{"no fcrdns result; configured ClientName is not used", nil,
+			"helo.example.com", verdict.Fail, "inconsistent (does not resolve to 192.0.2.1)"},
+		{"no HELO", nil, "", verdict.None, "no HELO name"},
+	} {
+		s := &verdict.Session{IP: ip, HELO: tc.helo}
+		if tc.fcrdns != nil {
+			s.Results = append(s.Results, *tc.fcrdns)
+		}
+		got := c.Check(context.Background(), s)
+		if got.Status != tc.status || !strings.Contains(got.Reason, tc.reason) {
+			t.Errorf("%s: %v %q, want %v %q", tc.name, got.Status, got.Reason, tc.status, tc.reason)
+		}
+	}
+}
