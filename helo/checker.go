@@ -31,6 +31,10 @@ func (c *Checker) Name() string { return "helo" }
 // Stage returns verdict.Helo.
 func (c *Checker) Stage() verdict.Stage { return verdict.Helo }
 
+// After returns "fcrdns": the HELO consistency sub-check uses the name it
+// confirmed, so a Policy evaluating both at once runs helo second.
+func (c *Checker) After() []string { return []string{"fcrdns"} }
+
 // Check checks s.HELO from s.IP. A session without a HELO name (the client
 // sent none, which Postfix allows unless smtpd_helo_required is set) gets
 // None: there is nothing to check.

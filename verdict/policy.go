@@ -64,11 +64,6 @@ func (d Decision) String() string {
 	return strconv.Itoa(d.Code) + " " + d.Enhanced + " " + d.Message
 }
 
-type indexed struct {
-	i int
-	r Result
-}
-
 // Evaluate runs every check of p whose Stage is stage, concurrently, appends
 // their results to s.Results, and decides from all of s.Results (earlier
 // stages included). A check that panics is given a TempError result with
@@ -80,14 +75,14 @@ type indexed struct {
 // evaluated by two goroutines at once.
 func (p *Policy) Evaluate(ctx context.Context, s *Session, stage Stage) Decision {
 	start := len(s.Results)
-	n := 0
+	var checks []Check
 	for _, c := range p.Checks {
 		if c != nil && c.Stage() == stage {
-			n++
+			checks = append(checks, c)
 		}
 	}
-	if n > 0 {
-		s.Results = append(s.Results, p.run(ctx, s, stage, n)...)
+	if len(checks) > 0 {
+		s.Results = append(s.Results, p.run(ctx, s, checks)...)
 	}
 	d := p.decide(s, stage)
 	if p.Logger != nil {
@@ -99,7 +94,7 @@ func (p *Policy) Evaluate(ctx context.Context, s *Session, stage Stage) Decision
 	return d
 }
 
-func (p *Policy) run(ctx context.Context, s *Session, stage Stage, n int) []Result {
+func (p *Policy) run(ctx context.Context, s *Session, checks []Check) []Result {
 	timeout := p.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -107,26 +102,35 @@ func (p *Policy) run(ctx context.Context, s *Session, stage Stage, n int) []Resu
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	results := make([]Result, 0, n)
-	checks := make([]Check, 0, n)
+	n := len(checks)
+	results := make([]Result, n)
+	nodes := make([]node, n)
+	deps := dependencies(checks)
 	// Buffered so that an abandoned check's goroutine can still deliver its
 	// result and exit instead of blocking forever.
-	ch := make(chan indexed, n)
-	for _, c := range p.Checks {
-		if c == nil || c.Stage() != stage {
-			continue
+	ch := make(chan int, n)
+	for i, c := range checks {
+		nodes[i].check = c
+		if deps[i] != nil {
+			nodes[i].done = make(chan struct{})
 		}
-		i := len(checks)
-		checks = append(checks, c)
-		results = append(results, Result{})
-		go runOne(ctx, c, s, i, ch)
+	}
+	for i := range nodes {
+		for _, d := range deps[i] {
+			if nodes[d].done == nil {
+				nodes[d].done = make(chan struct{})
+			}
+		}
+	}
+	for i := range nodes {
+		go nodes[i].run(ctx, s, nodes, deps[i], i, ch)
 	}
 	done := make([]bool, n)
 	for got := 0; got < n; got++ {
 		select {
-		case x := <-ch:
-			results[x.i] = x.r
-			done[x.i] = true
+		case i := <-ch:
+			results[i] = nodes[i].result
+			done[i] = true
 		case <-ctx.Done():
 			for i, ok := range done {
 				if !ok {
@@ -144,22 +148,93 @@ func (p *Policy) run(ctx context.Context, s *Session, stage Stage, n int) []Resu
 	return results
 }
 
-func runOne(ctx context.Context, c Check, s *Session, i int, ch chan<- indexed) {
+// node is one check of an evaluation. result is written once, by the
+// check's goroutine, before done is closed and its index is sent.
+type node struct {
+	check  Check
+	result Result
+	done   chan struct{} // closed when result is set; nil if nothing waits
+}
+
+func (n *node) run(ctx context.Context, s *Session, nodes []node, deps []int, i int, ch chan<- int) {
 	defer func() {
 		if v := recover(); v != nil {
-			ch <- indexed{i, Result{
-				Check:  c.Name(),
+			n.result = Result{
+				Check:  n.check.Name(),
 				Status: TempError,
 				Reason: "internal error in check",
-				Err:    fmt.Errorf("verdict: check %s panicked: %v", c.Name(), v),
-			}}
+				Err:    fmt.Errorf("verdict: check %s panicked: %v", n.check.Name(), v),
+			}
 		}
+		if n.done != nil {
+			close(n.done)
+		}
+		ch <- i
 	}()
-	r := c.Check(ctx, s)
-	if r.Check == "" {
-		r.Check = c.Name()
+	if len(deps) > 0 {
+		// The check sees the results of the checks it depends on, on a
+		// copy of the session so that the others do not.
+		c := *s
+		c.Results = s.Results[:len(s.Results):len(s.Results)]
+		for _, d := range deps {
+			select {
+			case <-nodes[d].done:
+			case <-ctx.Done():
+				return // abandoned with the rest at the deadline
+			}
+			c.Results = append(c.Results, nodes[d].result)
+		}
+		s = &c
 	}
-	ch <- indexed{i, r}
+	r := n.check.Check(ctx, s)
+	if r.Check == "" {
+		r.Check = n.check.Name()
+	}
+	n.result = r
+}
+
+// dependencies returns, for each check, the indexes of the checks it must
+// wait for: those named by its After method, in this evaluation, leaving
+// out any that would close a cycle.
+func dependencies(checks []Check) [][]int {
+	var deps [][]int
+	for i, c := range checks {
+		d, ok := c.(Dependent)
+		if !ok {
+			continue
+		}
+		for _, name := range d.After() {
+			for j, o := range checks {
+				if j == i || o.Name() != name || reaches(deps, j, i) {
+					continue
+				}
+				if deps == nil {
+					deps = make([][]int, len(checks))
+				}
+				deps[i] = append(deps[i], j)
+			}
+		}
+	}
+	if deps == nil {
+		deps = make([][]int, len(checks))
+	}
+	return deps
+}
+
+// reaches reports whether from depends, directly or not, on to.
+func reaches(deps [][]int, from, to int) bool {
+	if deps == nil {
+		return false
+	}
+	if from == to {
+		return true
+	}
+	for _, d := range deps[from] {
+		if reaches(deps, d, to) {
+			return true
+		}
+	}
+	return false
 }
 
 // weight returns the multiplier of a check's score.

@@ -40,6 +40,17 @@ type Check interface {
 	Check(ctx context.Context, s *Session) Result
 }
 
+// A Dependent check needs the results of other checks: dmarc needs spf and
+// dkim, helo reads the name fcrdns confirmed. When a check it names runs in
+// the same evaluation (the same stage, or EvaluateAll), the Policy starts
+// the Dependent only once that check has finished, and the Session it
+// passes holds that check's result. Names of checks that are not in the
+// evaluation are ignored, and so is a dependency that would close a cycle.
+type Dependent interface {
+	Check
+	After() []string
+}
+
 // Session is what the SMTP server knows about one client connection and
 // transaction. A server fills in the facts as the dialogue goes on and passes
 // the same Session to Policy.Evaluate at each stage.

@@ -303,3 +303,73 @@ func (relayLike) Check(_ context.Context, s *verdict.Session) verdict.Result {
 	}
 	return verdict.Result{Status: verdict.Fail, Action: verdict.Reject, Code: 554, Enhanced: "5.7.1", Reason: "Relay access denied"}
 }
+
+// after is a check that reports what earlier results it saw.
+type after struct {
+	name  string
+	deps  []string
+	delay time.Duration
+}
+
+func (a after) Name() string         { return a.name }
+func (a after) Stage() verdict.Stage { return verdict.Data }
+func (a after) After() []string      { return a.deps }
+func (a after) Check(ctx context.Context, s *verdict.Session) verdict.Result {
+	time.Sleep(a.delay)
+	var seen []string
+	for _, r := range s.Results {
+		seen = append(seen, r.Check)
+	}
+	return verdict.Result{Reason: strings.Join(seen, ",")}
+}
+
+func TestDependentChecks(t *testing.T) {
+	p := &verdict.Policy{Checks: []verdict.Check{
+		after{name: "dmarc", deps: []string{"spf", "dkim"}},
+		after{name: "dkim", delay: 30 * time.Millisecond},
+		after{name: "other", delay: 30 * time.Millisecond},
+		after{name: "x", deps: []string{"y"}},
+		after{name: "y", deps: []string{"x"}}, // a cycle: one of the two edges is dropped
+	}}
+	s := &verdict.Session{Results: []verdict.Result{{Check: "spf"}}}
+	start := time.Now()
+	d := p.Evaluate(context.Background(), s, verdict.Data)
+	if el := time.Since(start); el > 200*time.Millisecond {
+		t.Errorf("took %v", el)
+	}
+	got := map[string]string{}
+	for _, r := range d.Results {
+		got[r.Check] = r.Reason
+	}
+	// dmarc waited for dkim (same stage) and saw spf (earlier stage), but
+	// not "other", which it does not depend on.
+	if got["dmarc"] != "spf,dkim" {
+		t.Errorf("dmarc saw %q", got["dmarc"])
+	}
+	if got["dkim"] != "spf" || got["other"] != "spf" {
+		t.Errorf("independent checks saw %q and %q", got["dkim"], got["other"])
+	}
+	if !(got["x"] == "spf" && got["y"] == "spf,x" || got["y"] == "spf" && got["x"] == "spf,y") {
+		t.Errorf("cycle: x saw %q, y saw %q", got["x"], got["y"])
+	}
+	if len(s.Results) != 6 {
+		t.Errorf("%d results", len(s.Results))
+	}
+}
+
+func TestDependentOfHangingCheck(t *testing.T) {
+	p := &verdict.Policy{Timeout: 50 * time.Millisecond, Checks: []verdict.Check{
+		fake{name: "hang", stage: verdict.Data, hang: true},
+		after{name: "dep", deps: []string{"hang"}},
+	}}
+	start := time.Now()
+	d := p.Evaluate(context.Background(), &verdict.Session{}, verdict.Data)
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("took %v", el)
+	}
+	for _, r := range d.Results {
+		if r.Status != verdict.TempError {
+			t.Errorf("%s: %v", r.Check, r.Status)
+		}
+	}
+}

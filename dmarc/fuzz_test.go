@@ -1,0 +1,74 @@
+package dmarc
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/mtaguard/mtaguard/internal/dnsname"
+)
+
+// FuzzFrom checks that From never panics and that a domain it returns is
+// normalized.
+func FuzzFrom(f *testing.F) {
+	f.Add("From: a@example.com\r\n\r\nbody")
+	f.Add("From: \"Alice\" <alice@Example.COM> (comment)\r\n\r\n")
+	f.Add("From: =?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?= <x@example.jp>\r\n\r\n")
+	f.Add("From: Alice\r\n <alice@example.com>\r\n\r\n")
+	f.Add("From: a@example.com, b@example.net\r\nFrom: c@example.org\r\n\r\n")
+	f.Add("From: team: a@example.com;\n\n")
+	f.Add("From : <x@[192.0.2.1]>\r\n")
+	f.Add("From: a@Bücher.example")
+	f.Fuzz(func(t *testing.T, header string) {
+		d, err := From(strings.NewReader(header))
+		if err != nil {
+			if d != "" {
+				t.Fatalf("From(%q) = %q with error %v", header, d, err)
+			}
+			return
+		}
+		if n, err := dnsname.Normalize(d); err != nil || n != d {
+			t.Fatalf("From(%q) = %q, not normalized (%q, %v)", header, d, n, err)
+		}
+	})
+}
+
+// FuzzParseRecord checks that parseRecord never panics and that a record it
+// accepts is usable.
+func FuzzParseRecord(f *testing.F) {
+	f.Add("v=DMARC1; p=reject")
+	f.Add("v=DMARC1;p=quarantine;sp=none;np=reject;adkim=s;aspf=s;pct=20;rua=mailto:a@b.example!10m;fo=1:d;rf=afrf;ri=3600")
+	f.Add(" V = DMARC1 ; P = Reject ")
+	f.Add("v=DMARC1; p=bogus; rua=mailto:a@b.example")
+	f.Add("v=DMARC1; p=none; bogus")
+	f.Add("v=DMARC1; p=none; p=reject")
+	f.Fuzz(func(t *testing.T, txt string) {
+		rec, err := parseRecord(txt)
+		if err != nil {
+			return
+		}
+		if !isDMARC(txt) {
+			t.Fatalf("parseRecord(%q) accepted a record isDMARC refuses", txt)
+		}
+		if !rec.p.valid() || rec.sp != "" && !rec.sp.valid() || rec.np != "" && !rec.np.valid() || rec.pct < 0 || rec.pct > 100 {
+			t.Fatalf("parseRecord(%q) = %+v", txt, rec)
+		}
+	})
+}
+
+// FuzzOrgDomain checks that OrgDomain returns "" or a normalized name that
+// is its own organizational domain and a parent of the input.
+func FuzzOrgDomain(f *testing.F) {
+	for _, s := range []string{"example.com", "a.b.c.mm", "www.city.kobe.jp", "user.github.io", "Bücher.de", ".com", "com."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		org := OrgDomain(name)
+		if org == "" {
+			return
+		}
+		n, err := dnsname.Normalize(name)
+		if err != nil || !dnsname.IsSubdomain(n, org) || OrgDomain(org) != org {
+			t.Fatalf("OrgDomain(%q) = %q (normalized %q, %v)", name, org, n, err)
+		}
+	})
+}
