@@ -1,0 +1,128 @@
+package spf
+
+import (
+	"context"
+	"errors"
+	"net"
+)
+
+// Resolver is the DNS lookups the package needs. Its methods are a subset
+// of *net.Resolver's, so net.DefaultResolver, *resolver.Resolver and
+// *resolvertest.Resolver all satisfy it. Errors should be *net.DNSError
+// values, as net gives them: IsNotFound for a name without records of the
+// type (an answer), IsTemporary or IsTimeout for a failure. Any other
+// error counts as a failure.
+type Resolver interface {
+	LookupTXT(ctx context.Context, name string) ([]string, error)
+	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
+	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
+	LookupAddr(ctx context.Context, addr string) ([]string, error)
+}
+
+// libResolver adapts a Resolver to the SPF library's DNSResolver for one
+// evaluation. The library tells an answer from a failure only by a type
+// assertion on *net.DNSError, so every error it gets is an unwrapped
+// *net.DNSError, and anything that is not a not-found answer is marked
+// temporary: a wrapped timeout must not become permerror. It also checks
+// each SPF record the library is about to use (parseRecord), and keeps the
+// records served, in order, for finding the explanation afterwards.
+//
+// The library makes its lookups one after the other, so a libResolver
+// needs no lock.
+type libResolver struct {
+	r       Resolver
+	env     macroEnv  // the evaluation's sender, HELO, address; no domain
+	fetched []fetched // the SPF records the library used, in order
+
+	ptrLooked bool     // validated is known (pmacro.go)
+	validated []string // validated domain names of env.ip
+}
+
+// fetched is an SPF record the library looked up, for the check_host() of
+// name.
+type fetched struct {
+	name string
+	rec  *record
+}
+
+// dnsError returns err as the library must see it: the *net.DNSError it
+// holds, unwrapped, with anything but a not-found made temporary.
+func dnsError(name string, err error) error {
+	var de *net.DNSError
+	if !errors.As(err, &de) {
+		return &net.DNSError{
+			Err:         err.Error(),
+			Name:        name,
+			IsTemporary: true,
+			IsTimeout:   errors.Is(err, context.DeadlineExceeded),
+		}
+	}
+	if de.IsNotFound || de.Temporary() {
+		return de
+	}
+	// A malformed answer and the like: a failure, not an answer.
+	c := *de
+	c.IsTemporary = true
+	return &c
+}
+
+func (a *libResolver) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	txts, err := a.r.LookupTXT(ctx, name)
+	if err != nil {
+		return nil, dnsError(name, err)
+	}
+	// Select the SPF record as the library will (RFC 7208 §4.5); when
+	// there is exactly one, it must parse, or the library is not to see
+	// it. Any error other than *net.DNSError makes the library return
+	// permerror with that error, for this record and, through include and
+	// redirect, for the whole evaluation: what §4.6 asks for.
+	at, n := 0, 0
+	for i, t := range txts {
+		if isSPF(t) {
+			at = i
+			n++
+		}
+	}
+	if n != 1 {
+		return txts, nil
+	}
+	rec, err := parseRecord(txts[at])
+	if err != nil {
+		return nil, err
+	}
+	a.fetched = append(a.fetched, fetched{name, rec})
+	if hasP(txts[at]) {
+		txts = append([]string(nil), txts...)
+		txts[at] = a.expandP(ctx, txts[at], name)
+	}
+	return txts, nil
+}
+
+func (a *libResolver) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
+	mxs, err := a.r.LookupMX(ctx, name)
+	if err != nil && len(mxs) == 0 {
+		return nil, dnsError(name, err)
+	}
+	// net leaves out MX records whose host is not a valid name and
+	// reports the others with an error; the library uses those.
+	return mxs, nil
+}
+
+func (a *libResolver) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error) {
+	ips, err := a.r.LookupIPAddr(ctx, host)
+	if err != nil {
+		return nil, dnsError(host, err)
+	}
+	return ips, nil
+}
+
+func (a *libResolver) LookupAddr(ctx context.Context, addr string) ([]string, error) {
+	names, err := a.r.LookupAddr(ctx, addr)
+	if err != nil && len(names) == 0 {
+		return nil, dnsError(addr, err)
+	}
+	// As for MX: net leaves out PTR names that are not valid host names
+	// and returns the rest with an error, on which the library would
+	// ignore all of them. RFC 7208 §5.5 only skips the bad ones.
+	return names, nil
+}
