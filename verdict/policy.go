@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -81,6 +82,7 @@ func (p *Policy) Evaluate(ctx context.Context, s *Session, stage Stage) Decision
 			checks = append(checks, c)
 		}
 	}
+	p.prefetch(ctx, s, func(c Check) bool { return c.Stage() > stage })
 	if len(checks) > 0 {
 		s.Results = append(s.Results, p.run(ctx, s, checks)...)
 	}
@@ -92,6 +94,63 @@ func (p *Policy) Evaluate(ctx context.Context, s *Session, stage Stage) Decision
 			slog.Int("checks", len(s.Results)-start), slog.String("reply", d.String()))
 	}
 	return d
+}
+
+// EvaluateAll runs the checks of every stage at once, for callers that
+// know all the facts of a session from the start: a milter at the end of
+// the message, a command that explains a decision, a test. Checks that
+// depend on others (Dependent) wait for them; all other lookups start
+// together, so the evaluation costs about the longest chain of dependent
+// lookups rather than the sum of the stages. Rcpt checks see s.Rcpt. The
+// decision and its reply are those of the Data stage.
+func (p *Policy) EvaluateAll(ctx context.Context, s *Session) Decision {
+	var checks []Check
+	for _, c := range p.Checks {
+		if c != nil {
+			checks = append(checks, c)
+		}
+	}
+	p.prefetch(ctx, s, func(Check) bool { return true })
+	if len(checks) > 0 {
+		s.Results = append(s.Results, p.run(ctx, s, checks)...)
+	}
+	return p.decide(s, Data)
+}
+
+// prefetch starts, without waiting, the Prefetch of every check that
+// wants it.
+func (p *Policy) prefetch(ctx context.Context, s *Session, want func(Check) bool) {
+	var pfs []Prefetcher
+	for _, c := range p.Checks {
+		if pf, ok := c.(Prefetcher); ok && want(c) {
+			pfs = append(pfs, pf)
+		}
+	}
+	if len(pfs) == 0 {
+		return
+	}
+	facts := *s
+	facts.Results = nil
+	timeout := p.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	// The lookups may outlive this evaluation: that is the point. They
+	// still end at the deadline.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	var wg sync.WaitGroup
+	for _, pf := range pfs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { _ = recover() }() // best effort: a panic only loses the prefetch
+			pf.Prefetch(ctx, &facts)
+		}()
+	}
+	go func() {
+		wg.Wait()
+		cancel()
+	}()
 }
 
 func (p *Policy) run(ctx context.Context, s *Session, checks []Check) []Result {
@@ -122,8 +181,12 @@ func (p *Policy) run(ctx context.Context, s *Session, checks []Check) []Result {
 			}
 		}
 	}
+	// The checks get a copy of the session: one abandoned at the deadline
+	// may still read it while the caller goes on changing s.
+	snap := *s
+	snap.Results = s.Results[:len(s.Results):len(s.Results)]
 	for i := range nodes {
-		go nodes[i].run(ctx, s, nodes, deps[i], i, ch)
+		go nodes[i].run(ctx, &snap, nodes, deps[i], i, ch)
 	}
 	done := make([]bool, n)
 	for got := 0; got < n; got++ {
@@ -175,7 +238,6 @@ func (n *node) run(ctx context.Context, s *Session, nodes []node, deps []int, i 
 		// The check sees the results of the checks it depends on, on a
 		// copy of the session so that the others do not.
 		c := *s
-		c.Results = s.Results[:len(s.Results):len(s.Results)]
 		for _, d := range deps {
 			select {
 			case <-nodes[d].done:

@@ -51,6 +51,19 @@ type Dependent interface {
 	After() []string
 }
 
+// A Prefetcher is a check that can start its DNS lookups before its stage,
+// from the facts already known: dmarc can ask for the _dmarc record of the
+// MAIL FROM domain while the MAIL stage runs, long before DATA. Evaluate
+// calls Prefetch on the checks of later stages, and EvaluateAll on every
+// check, without waiting for it to return. Prefetch only warms a cache: it
+// is useful with a resolver that caches and shares identical queries in
+// flight, such as package resolver. s is a copy of the session's facts,
+// without Results; ctx outlives the evaluation but has a deadline.
+type Prefetcher interface {
+	Check
+	Prefetch(ctx context.Context, s *Session)
+}
+
 // Session is what the SMTP server knows about one client connection and
 // transaction. A server fills in the facts as the dialogue goes on and passes
 // the same Session to Policy.Evaluate at each stage.

@@ -373,3 +373,60 @@ func TestDependentOfHangingCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestEvaluateAll(t *testing.T) {
+	var checks []verdict.Check
+	for _, st := range []verdict.Stage{verdict.Connect, verdict.Helo, verdict.Mail, verdict.Rcpt, verdict.Data} {
+		checks = append(checks, fake{name: st.String(), stage: st, delay: 60 * time.Millisecond, res: verdict.Result{Score: 1}})
+	}
+	checks = append(checks, after{name: "dmarc", deps: []string{"data", "mail"}})
+	p := &verdict.Policy{Checks: checks, Reject: 5}
+	s := &verdict.Session{}
+	start := time.Now()
+	d := p.EvaluateAll(context.Background(), s)
+	if el := time.Since(start); el > 250*time.Millisecond {
+		t.Errorf("five stages of 60ms took %v: not concurrent", el)
+	}
+	if d.Action != verdict.Reject || d.Score != 5 || d.Code != 550 || len(d.Results) != 6 {
+		t.Errorf("got %v score %v code %d, %d results", d.Action, d.Score, d.Code, len(d.Results))
+	}
+	if r, _ := s.Result("dmarc"); r.Reason != "data,mail" {
+		t.Errorf("dmarc saw %q", r.Reason)
+	}
+}
+
+// prefetcher records the MAIL FROM it was asked to prefetch for.
+type prefetcher struct {
+	fake
+	seen chan string
+}
+
+func (p prefetcher) Prefetch(ctx context.Context, s *verdict.Session) {
+	if _, ok := ctx.Deadline(); !ok {
+		panic("prefetch without a deadline")
+	}
+	p.seen <- s.MailFrom
+}
+
+func TestPrefetch(t *testing.T) {
+	pf := prefetcher{fake: fake{name: "dmarc", stage: verdict.Data}, seen: make(chan string, 10)}
+	p := &verdict.Policy{Checks: []verdict.Check{pf}}
+	s := &verdict.Session{MailFrom: "a@example.org"}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.Evaluate(ctx, s, verdict.Mail)
+	cancel() // the prefetch outlives the evaluation's context
+	select {
+	case got := <-pf.seen:
+		if got != "a@example.org" {
+			t.Errorf("prefetch saw %q", got)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("no prefetch at the mail stage for a data check")
+	}
+	p.Evaluate(context.Background(), s, verdict.Data)
+	select {
+	case <-pf.seen:
+		t.Error("a check was prefetched at its own stage")
+	case <-time.After(50 * time.Millisecond):
+	}
+}
