@@ -7,7 +7,7 @@ import (
 )
 
 type cacheKey struct {
-	name  string
+	name  string // lower-case, without the trailing dot
 	qtype uint16
 }
 
@@ -24,10 +24,12 @@ type cacheEntry struct {
 // operation O(1) and the size bounded whatever the key pattern.
 type cache struct {
 	seed   maphash.Seed
-	shards [cacheShards]cacheShard
+	shards []cacheShard
 }
 
-const cacheShards = 32
+// maxShards bounds the number of shards; a small cache has fewer, so that
+// it never holds more than its size.
+const maxShards = 32
 
 type cacheShard struct {
 	mu  sync.Mutex
@@ -35,20 +37,27 @@ type cacheShard struct {
 	m   map[cacheKey]cacheEntry
 }
 
+// newCache returns a cache of at most size entries (size > 0).
 func newCache(size int) *cache {
-	c := &cache{seed: maphash.MakeSeed()}
-	per := max(1, (size+cacheShards-1)/cacheShards)
+	n := min(size, maxShards)
+	c := &cache{seed: maphash.MakeSeed(), shards: make([]cacheShard, n)}
 	for i := range c.shards {
-		c.shards[i].max = per
+		// Spread size over the shards exactly: the first size%n get one more.
+		c.shards[i].max = size / n
+		if i < size%n {
+			c.shards[i].max++
+		}
 		c.shards[i].m = make(map[cacheKey]cacheEntry)
 	}
 	return c
 }
 
 func (c *cache) shard(k cacheKey) *cacheShard {
-	return &c.shards[maphash.String(c.seed, k.name)%cacheShards]
+	return &c.shards[maphash.String(c.seed, k.name)%uint64(len(c.shards))]
 }
 
+// get returns the answer or the failure cached for k, if it has not
+// expired at now.
 func (c *cache) get(k cacheKey, now time.Time) (*answer, error, bool) {
 	s := c.shard(k)
 	s.mu.Lock()
@@ -61,12 +70,12 @@ func (c *cache) get(k cacheKey, now time.Time) (*answer, error, bool) {
 	return e.a, e.err, ok
 }
 
-func (c *cache) put(k cacheKey, a *answer, err error, expires time.Time) {
+// put caches a or err for k until expires; now is the time, for eviction.
+func (c *cache) put(k cacheKey, a *answer, err error, expires, now time.Time) {
 	s := c.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.m[k]; !ok && len(s.m) >= s.max {
-		now := time.Now()
 		var victim cacheKey
 		looked := 0
 		for key, e := range s.m {

@@ -29,7 +29,9 @@ func (w *wire) Exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 			case err != nil:
 				lastErr = err
 				if ctx.Err() != nil {
-					return nil, err
+					// The caller gave up: say so (the socket's
+					// error would be a timeout).
+					return nil, ctx.Err()
 				}
 			case m.Rcode == dns.RcodeSuccess || m.Rcode == dns.RcodeNameError:
 				return m, nil
@@ -79,7 +81,9 @@ func (w *wire) udp(ctx context.Context, server string, q *dns.Msg) (*dns.Msg, er
 	}
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	co := &dns.Conn{Conn: c, UDPSize: 1232}
+	// Read up to 4096 bytes, though the query offers 1232: a server that
+	// sends more than it was offered is still understood.
+	co := &dns.Conn{Conn: c, UDPSize: 4096}
 	w.stats.sent.Add(1)
 	if err := co.WriteMsg(q); err != nil {
 		return nil, err

@@ -17,7 +17,8 @@
 // apart, SOA in negative answers when the zone has one) and turns answers
 // into results and errors with the same code as package resolver, so a
 // lookup in memory and one over the wire to NewServer give the same
-// answers and the same error classes. It has no cache: every lookup counts.
+// answers and the same error classes. It has no cache and does not merge
+// identical concurrent lookups: every lookup is a query, and counts.
 package resolvertest
 
 import (
@@ -41,7 +42,7 @@ const (
 	NoFault  Fault = iota
 	ServFail       // answer SERVFAIL
 	Refused        // answer REFUSED
-	Timeout        // never answer
+	Timeout        // never answer (in memory: fail with a timeout after SetTimeoutAfter)
 	// The faults below matter over the wire only; in memory they answer
 	// normally.
 	Truncate      // over UDP, answer with TC set and no records (TCP answers)
@@ -53,7 +54,7 @@ const (
 var faultNames = [...]string{"none", "servfail", "refused", "timeout", "truncate", "wrong-id", "wrong-question", "garbage"}
 
 func (f Fault) String() string {
-	if int(f) < len(faultNames) {
+	if f >= 0 && int(f) < len(faultNames) {
 		return faultNames[f]
 	}
 	return fmt.Sprintf("fault(%d)", int(f))
@@ -150,8 +151,9 @@ func canonical(name string) string { return strings.ToLower(dns.Fqdn(name)) }
 // SetFault makes every query for name (any type) show f; NoFault clears it.
 func (r *Resolver) SetFault(name string, f Fault) { r.SetFaultType(name, 0, f) }
 
-// SetFaultType makes queries for name of type qtype (dns.TypeA, ...) show f.
-// A fault for one type takes precedence over one for any type.
+// SetFaultType makes queries for name of type qtype (dns.TypeA, ...) show f;
+// NoFault clears it. A fault for one type takes precedence over one for
+// any type.
 func (r *Resolver) SetFaultType(name string, qtype uint16, f Fault) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

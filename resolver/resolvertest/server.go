@@ -1,8 +1,8 @@
 package resolvertest
 
 import (
+	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"net"
 	"sync"
@@ -17,6 +17,7 @@ type Server struct {
 	Addr string // "127.0.0.1:port", for resolver.Config.Servers
 
 	udp, tcp *dns.Server
+	stop     context.CancelFunc // ends the latency waits of queries in progress
 	once     sync.Once
 }
 
@@ -42,11 +43,13 @@ func NewServer(r *Resolver) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := handler{r}
+	ctx, stop := context.WithCancel(context.Background())
+	h := handler{r, ctx}
 	s := &Server{
 		Addr: pc.LocalAddr().String(),
 		udp:  &dns.Server{PacketConn: pc, Handler: h},
 		tcp:  &dns.Server{Listener: ln, Handler: h},
+		stop: stop,
 	}
 	started := make(chan error, 2)
 	s.udp.NotifyStartedFunc = func() { started <- nil }
@@ -85,26 +88,35 @@ func MustNewServer(r *Resolver) *Server {
 	return s
 }
 
-// Close stops the server.
+// Close stops the server. Queries still waiting out the latency are
+// dropped unanswered.
 func (s *Server) Close() {
 	s.once.Do(func() {
+		s.stop()
 		s.udp.Shutdown()
 		s.tcp.Shutdown()
 	})
 }
 
-type handler struct{ r *Resolver }
+type handler struct {
+	r   *Resolver
+	ctx context.Context // canceled by Close
+}
 
 func (h handler) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
-	m, f, err := h.r.query(context.Background(), q)
+	m, f, err := h.r.query(h.ctx, q)
 	if err != nil || f == Timeout {
 		return
 	}
-	udp := false
-	if _, ok := w.RemoteAddr().(*net.UDPAddr); ok {
-		udp = true
+	// Answer EDNS0 with EDNS0 (RFC 6891 §7), and over UDP fit the answer
+	// into the size the client offered, setting TC if it does not fit.
+	m.Compress = true
+	size := dns.MinMsgSize
+	if opt := q.IsEdns0(); opt != nil {
+		size = max(size, int(opt.UDPSize()))
+		m.SetEdns0(ednsSize, false)
 	}
-	if udp {
+	if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
 		switch f {
 		case Truncate:
 			t := new(dns.Msg)
@@ -122,15 +134,17 @@ func (h handler) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 			bad.Answer = nil
 			w.WriteMsg(bad)
 		case Garbage:
-			junk := make([]byte, 40)
-			rand.Read(junk)
-			w.Write(junk)
+			// The right ID, then bytes that are no question: a
+			// message that does not parse.
+			if b, err := m.Pack(); err == nil {
+				w.Write(append(b[:12:12], bytes.Repeat([]byte{0xff}, 28)...))
+			}
 		}
-		size := dns.MinMsgSize
-		if opt := q.IsEdns0(); opt != nil {
-			size = int(opt.UDPSize())
-		}
-		m.Truncate(size)
+		m.Truncate(min(size, ednsSize))
 	}
 	w.WriteMsg(m)
 }
+
+// ednsSize is the UDP payload size the server offers and the most it sends:
+// the size DNS Flag Day 2020 recommends.
+const ednsSize = 1232

@@ -1,0 +1,6 @@
+//go:build race
+
+package resolver
+
+// raceEnabled scales down tests that the race detector makes slow.
+const raceEnabled = true
