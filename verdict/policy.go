@@ -326,12 +326,15 @@ func (p *Policy) decide(s *Session, stage Stage) Decision {
 	d.Action = max(demand, byScore)
 
 	var why []string
+	demanded := false
 	switch {
 	case d.Action == Accept:
 		d.Code, d.Enhanced = 250, acceptEnhanced(stage)
 	case demand == d.Action:
-		// A demand drove the action: its reply code wins, and the reasons
-		// are those of the results that made the demand.
+		// A demand drove the action: its reply code wins, and the reply
+		// is the reasons of the results that made the demand, as Postfix
+		// answers "554 5.7.1 Relay access denied".
+		demanded = true
 		for _, r := range s.Results {
 			if r.Action != d.Action {
 				continue
@@ -339,7 +342,9 @@ func (p *Policy) decide(s *Session, stage Stage) Decision {
 			if d.Code == 0 && r.Code != 0 {
 				d.Code, d.Enhanced = r.Code, r.Enhanced
 			}
-			why = appendReason(why, r)
+			if reason := Printable(r.Reason); reason != "" {
+				why = append(why, reason)
+			}
 		}
 	default:
 		// The score drove the action: name the results that added to it,
@@ -354,7 +359,7 @@ func (p *Policy) decide(s *Session, stage Stage) Decision {
 	if d.Action == Quarantine {
 		d.Code, d.Enhanced = 250, acceptEnhanced(stage)
 	}
-	d.Message = p.message(d, why)
+	d.Message = p.message(d, why, demanded)
 	return d
 }
 
@@ -396,15 +401,24 @@ func appendReason(why []string, r Result) []string {
 // the 512 octets RFC 5321 §4.5.3.1.5 allows.
 const maxMessage = 400
 
-func (p *Policy) message(d Decision, why []string) string {
+// message is the reply text: the policy's text for the action, or the
+// default one, followed by the reasons; a demand's reasons stand alone
+// unless the policy has a text for the action.
+func (p *Policy) message(d Decision, why []string, demanded bool) string {
 	text, ok := p.Replies[d.Action]
-	if ok {
+	switch {
+	case ok:
 		text = Printable(text)
-	} else {
+	case demanded && len(why) > 0:
+		text = ""
+	default:
 		text = defaultText[d.Action]
 	}
 	if len(why) > 0 {
-		text += ": " + strings.Join(why, "; ")
+		if text != "" {
+			text += ": "
+		}
+		text += strings.Join(why, "; ")
 	}
 	if len(text) > maxMessage {
 		text = text[:maxMessage-3] + "..."

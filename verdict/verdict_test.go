@@ -138,7 +138,7 @@ func TestTempFailDemand(t *testing.T) {
 	if d.Code != 451 || d.Enhanced != "4.7.1" || d.Action != verdict.TempFail {
 		t.Errorf("got %v", d)
 	}
-	if got := d.String(); got != "451 4.7.1 Try again later: grey: greylisted, try again later" {
+	if got := d.String(); got != "451 4.7.1 greylisted, try again later" {
 		t.Errorf("String() = %q", got)
 	}
 }

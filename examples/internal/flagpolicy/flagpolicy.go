@@ -1,0 +1,220 @@
+// Package flagpolicy builds the verdict.Policy of the example programs from
+// command-line flags, so that mtacheck, smtpd, policyd and milter take the
+// same knobs and make the same decisions.
+package flagpolicy
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mtaguard/mtaguard/dkim"
+	"github.com/mtaguard/mtaguard/dmarc"
+	"github.com/mtaguard/mtaguard/dnsbl"
+	"github.com/mtaguard/mtaguard/fcrdns"
+	"github.com/mtaguard/mtaguard/greylist"
+	"github.com/mtaguard/mtaguard/helo"
+	"github.com/mtaguard/mtaguard/relay"
+	"github.com/mtaguard/mtaguard/resolver"
+	"github.com/mtaguard/mtaguard/resolver/resolvertest"
+	"github.com/mtaguard/mtaguard/spf"
+	"github.com/mtaguard/mtaguard/verdict"
+)
+
+// Config holds the flag values. Register fills it in; Build turns it into
+// a policy.
+type Config struct {
+	Zone         string        // answer DNS from this zone file, offline
+	DNS          list          // DNS servers, host:port
+	Hostname     string        // our host name: the authserv-id, and one of our HELO names
+	LocalDomains list          // domains we receive mail for
+	RelayDomains list          // domains we relay to
+	Trusted      list          // networks of clients that may relay
+	DNSBL        list          // zone:score
+	Greylist     string        // off, memory, or a redis:// URL
+	GreyDelay    time.Duration // greylisting delay
+	Quarantine   float64
+	Reject       float64
+	SPFReject    bool // an SPF fail rejects (550 5.7.23), not only scores
+	Timeout      time.Duration
+	NonGlobal    bool // look up private and loopback client addresses too (test setups)
+}
+
+// list is a flag holding a comma-separated list; repeating the flag adds.
+type list []string
+
+func (l *list) String() string { return strings.Join(*l, ",") }
+func (l *list) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+// Register defines the policy flags on fs and returns the Config they fill.
+func Register(fs *flag.FlagSet) *Config {
+	c := &Config{}
+	fs.StringVar(&c.Zone, "zone", "", "answer DNS from this zone `file` (offline; for demos and tests)")
+	fs.Var(&c.DNS, "dns", "DNS `servers` (host:port, comma-separated); default: /etc/resolv.conf")
+	host, _ := os.Hostname()
+	fs.StringVar(&c.Hostname, "hostname", host, "our host `name`: authserv-id of Authentication-Results, and a HELO name only we may use")
+	fs.Var(&c.LocalDomains, "local", "`domains` we receive mail for (comma-separated)")
+	fs.Var(&c.RelayDomains, "relay-domains", "`domains` we relay to, e.g. as backup MX")
+	fs.Var(&c.Trusted, "trusted", "client `networks` that may relay, e.g. 10.0.0.0/8")
+	fs.Var(&c.DNSBL, "dnsbl", "DNS lists as `zone:score` (comma-separated; a negative score makes an allow list)")
+	fs.StringVar(&c.Greylist, "greylist", "off", "greylisting: off, memory, or a redis://host:port/db `URL`")
+	fs.DurationVar(&c.GreyDelay, "grey-delay", 5*time.Minute, "how long a greylisted sender must wait before a retry is accepted")
+	fs.Float64Var(&c.Quarantine, "quarantine", 6, "score at which a message is quarantined (0: never)")
+	fs.Float64Var(&c.Reject, "reject", 15, "score at which a message is rejected (0: never)")
+	fs.BoolVar(&c.SPFReject, "spf-reject", false, "reject on SPF fail (550 5.7.23) instead of only scoring it")
+	fs.DurationVar(&c.Timeout, "timeout", verdict.DefaultTimeout, "deadline of each stage's checks")
+	fs.BoolVar(&c.NonGlobal, "nonglobal", false, "check private and loopback client addresses too (for test setups)")
+	return c
+}
+
+// Resolver is what the checks need of DNS: the lookup methods of
+// *net.Resolver that they use.
+type Resolver interface {
+	fcrdns.Resolver
+	helo.Resolver
+	dnsbl.Resolver
+	spf.Resolver
+	dkim.Resolver
+	dmarc.Resolver
+}
+
+// Build returns the policy the flags describe, the resolver its checks use,
+// and a function that releases what it holds (a Redis connection).
+func (c *Config) Build(ctx context.Context) (*verdict.Policy, Resolver, func(), error) {
+	r, err := c.resolver()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	trusted, err := prefixes(c.Trusted)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lists, err := dnsLists(c.DNSBL)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	local := append([]string{}, c.LocalDomains...)
+	localNames := append([]string{}, c.LocalDomains...)
+	if c.Hostname != "" {
+		localNames = append(localNames, c.Hostname)
+	}
+
+	checks := []verdict.Check{
+		fcrdns.New(r, &fcrdns.Options{NonGlobal: c.NonGlobal}),
+		helo.New(r, &helo.Options{LocalNames: localNames, TrustedNets: trusted}),
+		spf.New(r, &spf.Options{RejectFail: c.SPFReject}),
+		relay.New(&relay.Policy{LocalDomains: local, RelayDomains: c.RelayDomains, TrustedNets: trusted}),
+		dkim.New(r, nil),
+		dmarc.New(r, nil),
+	}
+	if len(lists) > 0 {
+		checks = append(checks, dnsbl.New(r, lists, &dnsbl.Options{NonGlobal: c.NonGlobal}))
+	}
+	closer := func() {}
+	switch {
+	case c.Greylist == "" || c.Greylist == "off":
+	case c.Greylist == "memory":
+		checks = append(checks, greylist.New(greylist.NewMemory(), &greylist.Options{Delay: c.GreyDelay, TrustedNets: trusted}))
+	case strings.HasPrefix(c.Greylist, "redis://") || strings.HasPrefix(c.Greylist, "rediss://"):
+		opt, err := redis.ParseURL(c.Greylist)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("-greylist: %w", err)
+		}
+		client := redis.NewClient(opt)
+		closer = func() { client.Close() }
+		checks = append(checks, greylist.New(greylist.NewRedis(client, ""), &greylist.Options{Delay: c.GreyDelay, TrustedNets: trusted}))
+	default:
+		return nil, nil, nil, fmt.Errorf("-greylist %q: want off, memory or a redis:// URL", c.Greylist)
+	}
+
+	p := &verdict.Policy{
+		Checks:     checks,
+		Quarantine: c.Quarantine,
+		Reject:     c.Reject,
+		Timeout:    c.Timeout,
+		// Our own clients and authenticated users are judged by the
+		// relay rules alone, never by a score (Postfix's
+		// permit_mynetworks, permit_sasl_authenticated).
+		Exempt: func(s *verdict.Session) bool {
+			if s.AuthUser != "" {
+				return true
+			}
+			ip := s.IP.Unmap()
+			for _, p := range trusted {
+				if p.Contains(ip) {
+					return true
+				}
+			}
+			return false
+		},
+	}
+	return p, r, closer, nil
+}
+
+func (c *Config) resolver() (Resolver, error) {
+	if c.Zone != "" {
+		text, err := os.ReadFile(c.Zone)
+		if err != nil {
+			return nil, err
+		}
+		r, err := resolvertest.New(string(text))
+		if err != nil {
+			return nil, fmt.Errorf("-zone %s: %w", c.Zone, err)
+		}
+		return r, nil
+	}
+	return resolver.New(resolver.Config{Servers: c.DNS})
+}
+
+func prefixes(l list) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range l {
+		if !strings.Contains(s, "/") {
+			ip, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, fmt.Errorf("-trusted %q: %w", s, err)
+			}
+			out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("-trusted %q: %w", s, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+func dnsLists(l list) ([]dnsbl.List, error) {
+	var out []dnsbl.List
+	for _, s := range l {
+		zone, score, ok := strings.Cut(s, ":")
+		if !ok || zone == "" {
+			return nil, fmt.Errorf("-dnsbl %q: want zone:score", s)
+		}
+		v, err := strconv.ParseFloat(score, 64)
+		if err != nil {
+			return nil, fmt.Errorf("-dnsbl %q: %w", s, err)
+		}
+		out = append(out, dnsbl.List{Zone: zone, Score: v})
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
