@@ -15,7 +15,7 @@ func mtacheck(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), append(append([]string{}, demo...), args...), &out, &errOut)
-	return code, out.String(), errOut.String()
+	return code, squeeze(out.String()), errOut.String()
 }
 
 func TestDemoAccept(t *testing.T) {
@@ -24,7 +24,7 @@ func TestDemoAccept(t *testing.T) {
 		t.Errorf("exit %d, want %d\n%s", code, exitAccept, out)
 	}
 	for _, want := range []string{
-		"fcrdns  pass", "spf     pass", "dkim    pass", "dmarc   pass", "relay   pass",
+		"fcrdns pass", "spf pass", "dkim pass", "dmarc pass", "relay pass", "sender-domain pass",
 		"Decision: ACCEPT", "250 2.0.0",
 		"Authentication-Results: mx.example.net; iprev=pass policy.iprev=192.0.2.10; spf=pass",
 		"dkim=pass", "dmarc=pass header.from=example.org",
@@ -41,7 +41,7 @@ func TestDemoReject(t *testing.T) {
 		t.Errorf("exit %d, want %d\n%s", code, exitReject, out)
 	}
 	for _, want := range []string{
-		"fcrdns  fail", "dnsbl   fail", "spf     fail", "dkim    fail", "dmarc   fail",
+		"fcrdns fail", "dnsbl fail", "spf fail", "dkim fail", "dmarc fail",
 		"Decision: REJECT at mail", "550 5.7.1",
 		"550 5.7.26", // DMARC p=reject, shown for explanation
 	} {
@@ -89,4 +89,14 @@ func TestGreylistTempFail(t *testing.T) {
 	if code != exitTempFail || !strings.Contains(out, "451 4.7.1") {
 		t.Errorf("exit %d, want %d (first sighting is greylisted)\n%s", code, exitTempFail, out)
 	}
+}
+
+// squeeze folds each run of spaces into one, so that tests do not depend on
+// the table's column widths.
+func squeeze(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.Join(strings.Fields(l), " ")
+	}
+	return strings.Join(lines, "\n")
 }

@@ -43,6 +43,7 @@ type Config struct {
 	Quarantine   float64
 	Reject       float64
 	SPFReject    bool // an SPF fail rejects (550 5.7.23), not only scores
+	DeferDNS     bool // a DNS failure in SPF defers (451 4.4.3) rather than letting the message through unchecked
 	Timeout      time.Duration
 	NonGlobal    bool // look up private and loopback client addresses too (test setups)
 }
@@ -76,6 +77,7 @@ func Register(fs *flag.FlagSet) *Config {
 	fs.Float64Var(&c.Quarantine, "quarantine", 6, "score at which a message is quarantined (0: never)")
 	fs.Float64Var(&c.Reject, "reject", 15, "score at which a message is rejected (0: never)")
 	fs.BoolVar(&c.SPFReject, "spf-reject", false, "reject on SPF fail (550 5.7.23) instead of only scoring it")
+	fs.BoolVar(&c.DeferDNS, "defer-dns", true, "defer (451 4.4.3) when a DNS failure leaves SPF undecided, as Postfix defers on temporary lookup failures")
 	fs.DurationVar(&c.Timeout, "timeout", verdict.DefaultTimeout, "deadline of each stage's checks")
 	fs.BoolVar(&c.NonGlobal, "nonglobal", false, "check private and loopback client addresses too (for test setups)")
 	return c
@@ -116,7 +118,10 @@ func (c *Config) Build(ctx context.Context) (*verdict.Policy, Resolver, func(), 
 	checks := []verdict.Check{
 		fcrdns.New(r, &fcrdns.Options{NonGlobal: c.NonGlobal}),
 		helo.New(r, &helo.Options{LocalNames: localNames, TrustedNets: trusted}),
-		spf.New(r, &spf.Options{RejectFail: c.SPFReject}),
+		spf.New(r, &spf.Options{RejectFail: c.SPFReject, DeferTempError: c.DeferDNS, Receiver: c.Hostname}),
+		// Postfix's reject_unknown_sender_domain: 450 for an unknown
+		// domain, 550 5.7.27 for a null MX.
+		spf.NewSenderDomain(r, nil),
 		relay.New(&relay.Policy{LocalDomains: local, RelayDomains: c.RelayDomains, TrustedNets: trusted}),
 		dkim.New(r, nil),
 		dmarc.New(r, nil),
@@ -177,7 +182,11 @@ func (c *Config) resolver() (Resolver, error) {
 		}
 		return r, nil
 	}
-	return resolver.New(resolver.Config{Servers: c.DNS})
+	// A query must fail well before the stage deadline, so that the check
+	// itself reports the DNS failure (and, for SPF, defers) instead of
+	// being abandoned by the deadline with no opinion.
+	timeout := min(max(c.Timeout/5, 100*time.Millisecond), resolver.DefaultTimeout)
+	return resolver.New(resolver.Config{Servers: c.DNS, Timeout: timeout, Attempts: 2})
 }
 
 func prefixes(l list) ([]netip.Prefix, error) {

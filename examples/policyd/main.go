@@ -1,0 +1,121 @@
+// Command policyd is a Postfix policy delegation service (Postfix
+// SMTPD_POLICY_README) that answers with the decisions of an mtaguard
+// policy. Point Postfix at it with check_policy_service:
+//
+//	smtpd_recipient_restrictions =
+//	    permit_mynetworks, reject_unauth_destination,
+//	    check_policy_service inet:127.0.0.1:10040
+//
+// and run it:
+//
+//	go run ./examples/policyd -listen 127.0.0.1:10040 -local example.net
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/mtaguard/mtaguard/examples/internal/flagpolicy"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "policyd:", err)
+		os.Exit(1)
+	}
+}
+
+// run parses the flags, serves until ctx is done and calls ready, if set,
+// with the listening address.
+func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Addr)) error {
+	fl := flag.NewFlagSet("policyd", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	listen := fl.String("listen", "127.0.0.1:10040", "`address` to listen on: host:port (inet:host:port) or unix:/path")
+	mode := fl.String("socket-mode", "0660", "permissions of a unix socket, in `octal`")
+	authres := fl.Bool("authres", true, "prepend Authentication-Results (authserv-id: -hostname) once per message")
+	deferNow := fl.Bool("defer-now", false, "answer temporary failures 451 at once instead of DEFER_IF_PERMIT")
+	hold := fl.Bool("hold", false, "quarantine into Postfix's hold queue instead of prepending X-Spam-Flag: YES")
+	verbose := fl.Bool("v", false, "log every decision")
+	pc := flagpolicy.Register(fl)
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if fl.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fl.Arg(0))
+	}
+	policy, _, closePolicy, err := pc.Build(ctx)
+	if err != nil {
+		return err
+	}
+	defer closePolicy()
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	srv := &Server{
+		Policy:   policy,
+		DeferNow: *deferNow,
+		Hold:     *hold,
+		Logger:   logger,
+	}
+	if *authres {
+		srv.AuthservID = pc.Hostname
+	}
+	ln, err := listenSocket(*listen, *mode)
+	if err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	if err := srv.Serve(ln); err != ErrServerClosed {
+		return err
+	}
+	return nil
+}
+
+// listenSocket listens on "unix:/path" (removing a stale socket left by an
+// earlier run) or on a TCP "host:port", with or without Postfix's "inet:".
+func listenSocket(addr, mode string) (net.Listener, error) {
+	path, ok := strings.CutPrefix(addr, "unix:")
+	if !ok {
+		return net.Listen("tcp", strings.TrimPrefix(addr, "inet:"))
+	}
+	perm, err := strconv.ParseUint(mode, 8, 32)
+	if err != nil || perm > 0o777 {
+		return nil, fmt.Errorf("bad -socket-mode %q", mode)
+	}
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() == fs.ModeSocket {
+		if c, err := net.Dial("unix", path); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("%s: another server is listening there", path)
+		}
+		os.Remove(path)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, fs.FileMode(perm)); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}

@@ -1,0 +1,83 @@
+// Command smtpd is a border MTA built on github.com/emersion/go-smtp that
+// asks an mtaguard policy at every stage of the SMTP dialogue: connect
+// (before the banner), HELO, MAIL, each RCPT and the end of DATA. It
+// answers with the decision's SMTP reply and files accepted messages, with
+// an Authentication-Results field added and forged ones removed, into a
+// Maildir; quarantined messages go to its .Junk folder.
+//
+//	go run ./examples/smtpd -zone examples/testdata/demo.zone -local example.net
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/mtaguard/mtaguard/examples/internal/flagpolicy"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "smtpd:", err)
+		os.Exit(1)
+	}
+}
+
+// run parses the flags, serves until ctx is done and calls ready, if set,
+// with the listening address.
+func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Addr)) error {
+	fs := flag.NewFlagSet("smtpd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:2525", "`address` to accept SMTP connections on")
+	maildir := fs.String("maildir", "mail", "Maildir `directory` for accepted mail (quarantine: its .Junk folder)")
+	maxSize := fs.Int64("max-size", 10<<20, "largest message accepted, in `bytes`")
+	timeout := fs.Duration("io-timeout", 5*time.Minute, "read and write timeout of the SMTP dialogue")
+	verbose := fs.Bool("v", false, "log each refusal and each message's decision")
+	pc := flagpolicy.Register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	policy, _, closePolicy, err := pc.Build(ctx)
+	if err != nil {
+		return err
+	}
+	defer closePolicy()
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	srv := &Server{
+		Policy:          policy,
+		Hostname:        pc.Hostname,
+		Maildir:         *maildir,
+		Logger:          logger,
+		MaxMessageBytes: *maxSize,
+		Timeout:         *timeout,
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	s := srv.SMTP()
+	go func() {
+		<-ctx.Done()
+		s.Close()
+	}()
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	return s.Serve(srv.Listen(ln))
+}
