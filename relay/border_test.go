@@ -1,0 +1,316 @@
+package relay
+
+import (
+	"errors"
+	"io"
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+var ourNets = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:ffff::/48")}
+
+// ourHop is the field our own filter host writes when the border hands
+// the message on.
+const ourHop = "Received: from border.local.example (border.local.example [10.0.0.1])\r\n" +
+	"\tby filter.local.example (Postfix) with ESMTP id 4AAA0001\r\n" +
+	"\tfor <user@local.example>; Mon,  1 Dec 2025 10:00:05 +0000 (UTC)\r\n"
+
+// forged are fields a sender can put below the border's field.
+const forged = "Received: from trusted.local.example (trusted.local.example [10.0.0.99])\r\n" +
+	"\tby mx.local.example (Postfix) with ESMTP id FORGED; Mon, 1 Dec 2025 09:00:00 +0000\r\n" +
+	"Received: from localhost (localhost [127.0.0.1]) by x; Mon, 1 Dec 2025 09:00:00 +0000\r\n" +
+	"Received: garbage ((( [\r\n" +
+	"Received: from x ([198.51.100.99]) by y with ESMTPSA; Mon, 1 Dec 2025 09:00:00 +0000\r\n"
+
+func msg(fields ...string) string {
+	return strings.Join(fields, "") + "Subject: test\r\nFrom: <a@sender.example>\r\n\r\nReceived: from body ([192.0.2.99]) by x;\r\n"
+}
+
+// TestBorderFormats: one untrusted field of each format, behind ourHop.
+func TestBorderFormats(t *testing.T) {
+	for _, c := range []struct {
+		name, field string
+		ip, helo    string
+		auth        bool
+	}{
+		{"postfix", "Received: from helo.sender.example (mail.sender.example [203.0.113.5])\r\n" +
+			"\tby border.local.example (Postfix) with ESMTPS id 4ABC123\r\n" +
+			"\tfor <user@local.example>; Mon,  1 Dec 2025 10:00:00 +0000 (UTC)\r\n",
+			"203.0.113.5", "helo.sender.example", false},
+		{"postfix no rDNS", "Received: from helo.sender.example (unknown [203.0.113.5])\r\n" +
+			"\tby border.local.example (Postfix) with ESMTP id 4ABC123; Mon,  1 Dec 2025 10:00:00 +0000 (UTC)\r\n",
+			"203.0.113.5", "helo.sender.example", false},
+		{"postfix IPv6", "Received: from mail.sender.example (mail.sender.example [IPv6:2001:db8:5::1])\r\n" +
+			"\tby border.local.example (Postfix) with ESMTPS id 4ABC123; Mon,  1 Dec 2025 10:00:00 +0000 (UTC)\r\n",
+			"2001:db8:5::1", "mail.sender.example", false},
+		{"postfix literal HELO", "Received: from [192.168.1.10] (unknown [203.0.113.5])\r\n" +
+			"\tby border.local.example (Postfix) with ESMTP id 4ABC123; Mon,  1 Dec 2025 10:00:00 +0000 (UTC)\r\n",
+			"203.0.113.5", "[192.168.1.10]", false},
+		{"postfix loopback literal HELO", "Received: from [127.0.0.1] (unknown [203.0.113.5])\r\n" +
+			"\tby border.local.example (Postfix) with ESMTP id 4ABC123; Mon,  1 Dec 2025 10:00:00 +0000 (UTC)\r\n",
+			"203.0.113.5", "[127.0.0.1]", false},
+		{"postfix HELO with spaces and by", "Received: from [127.0.0.1] by x (unknown [203.0.113.5])\r\n" +
+			"\tby border.local.example (Postfix) with ESMTP id 4ABC123; Mon,  1 Dec 2025 10:00:00 +0000 (UTC)\r\n",
+			"203.0.113.5", "[127.0.0.1]", false},
+		{"postfix HELO with spaces and by folded", "Received: from [127.0.0.1] by xxxxxxxxxxxxxxxxxxxx\r\n" +
+			" (unknown [203.0.113.5])\r\n" +
+			"\tby border.local.example (Postfix) with ESMTP id 4ABC123; Mon,  1 Dec 2025 10:00:00 +0000 (UTC)\r\n",
+			"203.0.113.5", "[127.0.0.1]", false},
+		{"postfix HELO with spaces", "Received: from a b [10.0.0.5] (unknown [203.0.113.5])\r\n" +
+			"\tby border.local.example (Postfix) with ESMTP id 4ABC123; Mon,  1 Dec 2025 10:00:00 +0000 (UTC)\r\n",
+			"203.0.113.5", "a b [10.0.0.5]", false},
+		{"postfix submission", "Received: from [10.9.8.7] (dyn-198-51-100-7.isp.example [198.51.100.7])\r\n" +
+			"\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)\r\n" +
+			"\t key-exchange X25519 server-signature RSA-PSS (2048 bits) server-digest SHA256)\r\n" +
+			"\t(No client certificate requested)\r\n" +
+			"\t(Authenticated sender: 10.0.0.1)\r\n" +
+			"\tby border.local.example (Postfix) with ESMTPSA id 4ABC124\r\n" +
+			"\tfor <bob@remote.example>; Mon,  1 Dec 2025 10:00:00 +0000 (UTC)\r\n",
+			"198.51.100.7", "[10.9.8.7]", true},
+		{"exim", "Received: from mail.sender.example ([203.0.113.5]:41234 helo=smtp.sender.example)\r\n" +
+			"\tby border.local.example with esmtps  (TLS1.3) tls TLS_AES_256_GCM_SHA384\r\n" +
+			"\t(Exim 4.96)\r\n\t(envelope-from <a@sender.example>)\r\n\tid 1abcde-000123-AB\r\n" +
+			"\tfor user@local.example; Mon, 01 Dec 2025 10:00:00 +0000\r\n",
+			"203.0.113.5", "smtp.sender.example", false},
+		{"exim HELO is host name", "Received: from mail.sender.example ([203.0.113.5])\r\n" +
+			"\tby border.local.example with esmtp (Exim 4.96); Mon, 01 Dec 2025 10:00:00 +0000\r\n",
+			"203.0.113.5", "mail.sender.example", false},
+		{"exim no rDNS", "Received: from [203.0.113.5] (port=41234 helo=smtp.sender.example)\r\n" +
+			"\tby border.local.example with esmtp (Exim 4.96); Mon, 01 Dec 2025 10:00:00 +0000\r\n",
+			"203.0.113.5", "smtp.sender.example", false},
+		{"exim no rDNS, HELO is the address", "Received: from [203.0.113.5]\r\n" +
+			"\tby border.local.example with esmtp (Exim 4.96)\r\n\t(envelope-from <a@[10.0.0.1]>)\r\n" +
+			"\tid 1abcde-000123-AB; Mon, 01 Dec 2025 10:00:00 +0000\r\n",
+			"203.0.113.5", "[203.0.113.5]", false},
+		{"exim IPv6", "Received: from mail.sender.example ([2001:db8:5::1]:41234 helo=mail6.sender.example)\r\n" +
+			"\tby border.local.example with esmtp (Exim 4.96); Mon, 01 Dec 2025 10:00:00 +0000\r\n",
+			"2001:db8:5::1", "mail6.sender.example", false},
+		{"exim literal helo", "Received: from [198.51.100.7] (helo=[10.0.0.1])\r\n" +
+			"\tby border.local.example with esmtpsa (TLS1.3) tls TLS_AES_256_GCM_SHA384\r\n" +
+			"\t(Exim 4.96); Mon, 01 Dec 2025 10:00:00 +0000\r\n",
+			"198.51.100.7", "[10.0.0.1]", true},
+		{"sendmail", "Received: from helo.sender.example (mail.sender.example [203.0.113.5])\r\n" +
+			"\tby border.local.example (8.17.1/8.17.1) with ESMTP id 5B1A0a0b012345\r\n" +
+			"\tfor <user@local.example>; Mon, 1 Dec 2025 10:00:00 GMT\r\n",
+			"203.0.113.5", "helo.sender.example", false},
+		{"sendmail may be forged", "Received: from helo.sender.example (mail.sender.example [203.0.113.5] (may be forged))\r\n" +
+			"\tby border.local.example (8.17.1/8.17.1) with ESMTP id 5B1A0a0b012345; Mon, 1 Dec 2025 10:00:00 GMT\r\n",
+			"203.0.113.5", "helo.sender.example", false},
+		{"sendmail ident", "Received: from helo.sender.example ([10.0.0.1]@mail.sender.example [203.0.113.5])\r\n" +
+			"\tby border.local.example (8.17.1/8.17.1) with ESMTP id 5B1A0a0b012345; Mon, 1 Dec 2025 10:00:00 GMT\r\n",
+			"203.0.113.5", "helo.sender.example", false},
+		{"sendmail no rDNS", "Received: from helo.sender.example ([203.0.113.5])\r\n" +
+			"\tby border.local.example (8.17.1/8.17.1) with SMTP id 5B1A0a0b012345; Mon, 1 Dec 2025 10:00:00 GMT\r\n",
+			"203.0.113.5", "helo.sender.example", false},
+		{"sendmail IPv6", "Received: from helo.sender.example (mail.sender.example [IPv6:2001:db8:5::1])\r\n" +
+			"\tby border.local.example (8.17.1/8.17.1) with ESMTP id 5B1A0a0b012345; Mon, 1 Dec 2025 10:00:00 GMT\r\n",
+			"2001:db8:5::1", "helo.sender.example", false},
+		{"exchange", "Received: from mail-ed1-f54.google.com (209.85.208.54) by border.local.example (10.0.0.1) with Microsoft SMTP Server (version=TLS1_2, cipher=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384) id 15.1.2507.6; Mon, 1 Dec 2025 10:00:00 +0000\r\n",
+			"209.85.208.54", "mail-ed1-f54.google.com", false},
+		{"exchange IPv6 folded", "Received: from BYAPR11MB1234.namprd11.prod.outlook.com (2603:10b6:a03:2d0::15) by\r\n" +
+			" border.local.example (10.0.0.1) with Microsoft SMTP Server (version=TLS1_2,\r\n" +
+			" cipher=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384) id 15.20.7452.49; Mon, 1 Dec 2025 10:00:00 +0000\r\n",
+			"2603:10b6:a03:2d0::15", "BYAPR11MB1234.namprd11.prod.outlook.com", false},
+		{"gmail", "Received: from mail-sor-f41.google.com (mail-sor-f41.google.com. [209.85.220.41])\r\n" +
+			"        by border.local.example with SMTPS id a640c23a62f3a-a9a0f3e0c1bsor1234567866b.5.2025.12.01.02.00.00\r\n" +
+			"        for <user@local.example>\r\n        (Google Transport Security);\r\n" +
+			"        Mon, 01 Dec 2025 02:00:00 -0800 (PST)\r\n",
+			"209.85.220.41", "mail-sor-f41.google.com", false},
+		{"gmail IPv6", "Received: from mail.sender.example (mail.sender.example. [2001:db8:5::1])\r\n" +
+			"        by border.local.example with ESMTPS id x; Mon, 01 Dec 2025 02:00:00 -0800 (PST)\r\n",
+			"2001:db8:5::1", "mail.sender.example", false},
+		{"gmail submission", "Received: from [192.168.1.20] (host-198-51-100-7.isp.example. [198.51.100.7])\r\n" +
+			"        by border.local.example with ESMTPSA id x; Mon, 01 Dec 2025 02:00:00 -0800 (PST)\r\n",
+			"198.51.100.7", "[192.168.1.20]", true},
+		{"qmail", "Received: (qmail 12345 invoked from network); 1 Dec 2025 10:00:00 -0000\r\n" +
+			"Received: from unknown (HELO helo.sender.example) (203.0.113.5)\r\n" +
+			"  by border.local.example with SMTP; 1 Dec 2025 10:00:00 -0000\r\n",
+			"203.0.113.5", "helo.sender.example", false},
+		{"qmail same HELO", "Received: from mail.sender.example (203.0.113.5)\r\n" +
+			"  by border.local.example with SMTP; 1 Dec 2025 10:00:00 -0000\r\n",
+			"203.0.113.5", "mail.sender.example", false},
+		{"qmail unknown", "Received: from unknown (203.0.113.5)\r\n" +
+			"  by border.local.example with SMTP; 1 Dec 2025 10:00:00 -0000\r\n",
+			"203.0.113.5", "", false},
+		{"qmail ident", "Received: from unknown (HELO [10.0.0.1]) (10.0.0.2@203.0.113.5)\r\n" +
+			"  by border.local.example with SMTP; 1 Dec 2025 10:00:00 -0000\r\n",
+			"203.0.113.5", "[10.0.0.1]", false},
+		{"courier mapped", "Received: from mail.sender.example (mail.sender.example [::ffff:203.0.113.5])\r\n" +
+			"  (AUTH: LOGIN alice, TLS: TLSv1/SSLv3,256bits,AES256-SHA)\r\n" +
+			"  by border.local.example with ESMTPSA; Mon, 01 Dec 2025 10:00:00 +0000\r\n",
+			"203.0.113.5", "mail.sender.example", true},
+		{"lower-case keywords, LF only", "received: FROM helo.sender.example (x [203.0.113.5])\n\tBY border WITH esmtpa;\n",
+			"203.0.113.5", "helo.sender.example", true},
+	} {
+		for _, prefix := range []string{"", ourHop, "Return-Path: <a@sender.example>\r\nX-Filter: 1\r\n" + ourHop + "DKIM-Signature: v=1;\r\n b=x\r\n"} {
+			hop, err := Border(strings.NewReader(msg(prefix, c.field, forged)), ourNets)
+			want := Hop{IP: netip.MustParseAddr(c.ip), HELO: c.helo, Auth: c.auth}
+			if err != nil || hop != want {
+				t.Errorf("%s (prefix %d bytes): got %+v, %v; want %+v", c.name, len(prefix), hop, err, want)
+			}
+		}
+	}
+}
+
+func TestBorderWalk(t *testing.T) {
+	field := func(ip string) string {
+		return "Received: from h (h [" + ip + "])\r\n\tby x (Postfix) with ESMTP id 1; Mon, 1 Dec 2025 10:00:00 +0000\r\n"
+	}
+	reinjected := "Received: from localhost (localhost [127.0.0.1])\r\n\tby filter (Postfix) with ESMTP id 2; Mon, 1 Dec 2025 10:00:00 +0000\r\n"
+	pickup := "Received: by filter.local.example (Postfix, from userid 1000)\r\n\tid 3; Mon, 1 Dec 2025 10:00:00 +0000\r\n"
+	for _, c := range []struct {
+		name    string
+		message string
+		trusted []netip.Prefix
+		ip      string
+		err     error // nil: want ip; errAny: any error but ErrNoHop
+	}{
+		{"first field untrusted", msg(field("203.0.113.5")), ourNets, "203.0.113.5", nil},
+		{"no trusted networks", msg(field("10.0.0.1"), field("203.0.113.5")), nil, "10.0.0.1", nil},
+		{"two trusted hops", msg(field("10.0.0.1"), field("2001:db8:ffff::1"), field("203.0.113.5")), ourNets, "203.0.113.5", nil},
+		{"loopback always trusted", msg(reinjected, field("::1"), field("10.0.0.1"), field("203.0.113.5")), nil, "10.0.0.1", nil},
+		{"mapped trusted", msg(field("10.0.0.1"), field("203.0.113.5")), []netip.Prefix{netip.MustParsePrefix("::ffff:10.0.0.0/104")}, "203.0.113.5", nil},
+		{"mapped client", msg(field("::ffff:10.0.0.1"), field("203.0.113.5")), ourNets, "203.0.113.5", nil},
+		{"private not inferred", msg(field("192.168.1.1"), field("203.0.113.5")), ourNets, "192.168.1.1", nil},
+		{"pickup passed over", msg(pickup, field("203.0.113.5")), ourNets, "203.0.113.5", nil},
+		{"qmail comment passed over", msg("Received: (qmail 1 invoked by uid 89); 1 Dec 2025\r\n", field("203.0.113.5")), ourNets, "203.0.113.5", nil},
+		{"gmail internal passed over", msg("Received: by 2002:a05:6a10:1234::1 with SMTP id abc;\r\n        Mon, 01 Dec 2025 02:00:00 -0800 (PST)\r\n", field("203.0.113.5")), ourNets, "203.0.113.5", nil},
+		{"mbox From line", "From a@sender.example Mon Dec  1 10:00:00 2025\n" + msg(field("203.0.113.5")), ourNets, "203.0.113.5", nil},
+		{"obsolete space before colon", msg("Received : from h (h [203.0.113.5]) by x;\r\n"), ourNets, "203.0.113.5", nil},
+		{"header only, no body", strings.TrimSuffix(field("203.0.113.5"), "\r\n"), ourNets, "203.0.113.5", nil},
+		{"hop then garbage", msg(field("203.0.113.5"), "not a header line\r\n"), ourNets, "203.0.113.5", nil},
+
+		{"no Received", msg(), ourNets, "", ErrNoHop},
+		{"empty message", "", ourNets, "", ErrNoHop},
+		{"all trusted", msg(field("10.0.0.1"), reinjected, pickup), ourNets, "", ErrNoHop},
+		{"Received only in body", "Subject: x\r\n\r\n" + field("203.0.113.5"), ourNets, "", ErrNoHop},
+		{"unreadable before hop", msg(field("10.0.0.1"), "Received: garbage\r\n", field("203.0.113.5")), ourNets, "", errAny},
+		{"local submission, no address", msg("Received: from user by filter.local.example with local (Exim 4.96)\r\n\tid 1; Mon, 1 Dec 2025\r\n", field("203.0.113.5")), ourNets, "", errAny},
+		{"unclosed leading comment", msg("Received: (qmail 1 invoked\r\n", field("203.0.113.5")), ourNets, "", errAny},
+		{"unspecified address", msg("Received: from h (h [0.0.0.0]) by x;\r\n", field("203.0.113.5")), ourNets, "", errAny},
+		{"malformed header before hop", msg("not a header line\r\n", field("203.0.113.5")), ourNets, "", errAny},
+		{"continuation first", msg(" folded\r\n", field("203.0.113.5")), ourNets, "", errAny},
+		{"from without name", msg("Received: from (h [203.0.113.5]) by x;\r\n"), ourNets, "", errAny},
+		{"bracket HELO without address comment", msg("Received: from [10.0.0.1] (unknown) by x;\r\n", field("203.0.113.5")), ourNets, "", errAny},
+		{"qmail HELO comment without address", msg("Received: from [10.0.0.1] (HELO x)\r\n\tby b;\r\n", field("203.0.113.5")), ourNets, "", errAny},
+		{"bracket HELO with spaces, no comment", msg("Received: from [10.0.0.1] extra by x;\r\n", field("203.0.113.5")), ourNets, "", errAny},
+	} {
+		hop, err := Border(strings.NewReader(c.message), c.trusted)
+		switch {
+		case c.err == nil:
+			if err != nil || hop.IP != netip.MustParseAddr(c.ip) {
+				t.Errorf("%s: got %+v, %v; want %s", c.name, hop, err, c.ip)
+			}
+		case c.err == errAny:
+			if err == nil || errors.Is(err, ErrNoHop) {
+				t.Errorf("%s: got %+v, %v; want a read error", c.name, hop, err)
+			}
+		default:
+			if !errors.Is(err, c.err) {
+				t.Errorf("%s: got %+v, %v; want %v", c.name, hop, err, c.err)
+			}
+		}
+	}
+}
+
+var errAny = errors.New("any error")
+
+func TestBorderLimits(t *testing.T) {
+	hop := "Received: from h (h [203.0.113.5]) by x;\r\n"
+
+	// A huge header before the hop is refused without reading it all.
+	r := &countingReader{r: io.MultiReader(strings.NewReader("X-Junk: "), neverEnding('a'))}
+	if _, err := Border(r, ourNets); err == nil {
+		t.Error("endless header: no error")
+	}
+	if r.n > maxHeaderBytes+64<<10 {
+		t.Errorf("endless header: read %d bytes", r.n)
+	}
+
+	// Too many fields before the hop.
+	many := strings.Repeat("X-A: b\r\n", maxFields) + hop
+	if _, err := Border(strings.NewReader(many), ourNets); err == nil {
+		t.Error("too many fields: no error")
+	}
+	if _, err := Border(strings.NewReader(strings.Repeat("X-A: b\r\n", maxFields-1)+hop), ourNets); err != nil {
+		t.Errorf("%d fields: %v", maxFields, err)
+	}
+
+	// After the hop nothing more is read.
+	r = &countingReader{r: io.MultiReader(strings.NewReader(hop), neverEnding('a'))}
+	if h, err := Border(r, ourNets); err != nil || h.IP != netip.MustParseAddr("203.0.113.5") {
+		t.Errorf("hop then endless: %+v, %v", h, err)
+	}
+	if r.n > 64<<10 {
+		t.Errorf("hop then endless: read %d bytes", r.n)
+	}
+
+	// One long folded field within the limit is fine.
+	long := "Received: from h (h [203.0.113.5])" + strings.Repeat("\r\n (c)", 100000) + " by x;\r\n"
+	if h, err := Border(strings.NewReader(long), ourNets); err != nil || h.IP != netip.MustParseAddr("203.0.113.5") {
+		t.Errorf("long field: %+v, %v", h, err)
+	}
+}
+
+type neverEnding byte
+
+func (b neverEnding) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(b)
+	}
+	return len(p), nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// FuzzBorder: whatever the header, Border does not panic, returns an
+// address outside the trusted networks or an error, and fields below the
+// hop it returns never change its answer.
+func FuzzBorder(f *testing.F) {
+	f.Add(ourHop, forged)
+	f.Add("Received: from [127.0.0.1] by x (unknown [203.0.113.5])\r\n\tby b;\r\n", "Received: from x (x [10.0.0.2]) by y;\r\n")
+	f.Add("Received: from a ([10.0.0.1]:25 helo=x) by b;\r\n", "")
+	f.Add("Received: from unknown (HELO x) (10.0.0.3) by b;\r\n", "X: y\r\n\r\n")
+	f.Add("Received: (qmail 1 invoked from network); x\r\nReceived: by h (Postfix);\r\n", "Received: from h ([10.0.0.1])\r\n")
+	f.Add("Received: from EX (10.1.1.1) by EX2 (10.1.1.2) with Microsoft SMTP Server;\r\n", "")
+	f.Fuzz(func(t *testing.T, above, below string) {
+		hop, err := Border(strings.NewReader(above), ourNets)
+		if err == nil && (!hop.IP.IsValid() || hop.IP.IsLoopback() || inNets(ourNets, hop.IP) || hop.IP.Is4In6() || hop.IP.Zone() != "") {
+			t.Fatalf("Border returned trusted or invalid %v", hop.IP)
+		}
+		if err != nil {
+			return
+		}
+		// Border stopped at a field in above; whatever follows that field
+		// was written by the untrusted side. Cut above after the field (at
+		// the first line end where the cut alone gives the same answer and
+		// the next line does not continue the field) and append below:
+		// the answer must not change.
+		if below != "" && (below[0] == ' ' || below[0] == '\t') {
+			return // that would extend the hop's own field
+		}
+		for i := 0; i < len(above); i++ {
+			if above[i] != '\n' || i+1 < len(above) && (above[i+1] == ' ' || above[i+1] == '\t') {
+				continue
+			}
+			head := above[:i+1]
+			if h2, err2 := Border(strings.NewReader(head), ourNets); err2 != nil || h2 != hop {
+				continue
+			}
+			if h3, err3 := Border(strings.NewReader(head+below), ourNets); err3 != nil || h3 != hop {
+				t.Fatalf("fields below the hop changed the answer: %+v, %v; want %+v", h3, err3, hop)
+			}
+			return
+		}
+	})
+}
