@@ -59,5 +59,5 @@ func ExampleNew() {
 	d := p.Evaluate(context.Background(), s, verdict.Data)
 	fmt.Println(d)
 	// Output:
-	// 550 5.7.20 Refused by policy: dkim: d=football.example.com s=brisbane permerror (no key for signature: lookup brisbane._domainkey.football.example.com: no such host)
+	// 550 5.7.20 d=football.example.com s=brisbane permerror (no key for signature: lookup brisbane._domainkey.football.example.com: no such host)
 }

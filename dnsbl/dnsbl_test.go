@@ -330,7 +330,7 @@ func TestCheckerPolicy(t *testing.T) {
 	r := resolvertest.MustNew(zones)
 	p := &verdict.Policy{Checks: []verdict.Check{dnsbl.New(r, []dnsbl.List{bl, zen}, &dnsbl.Options{Reject: 4})}}
 	d := p.Evaluate(context.Background(), &verdict.Session{IP: netip.MustParseAddr("192.0.2.99")}, verdict.Connect)
-	if d.Action != verdict.Reject || d.Code != 554 || d.Enhanced != "5.7.1" || !strings.Contains(d.Message, "dnsbl: 192.0.2.99: listed on bl.example") {
+	if d.Action != verdict.Reject || d.Code != 554 || d.Enhanced != "5.7.1" || !strings.HasPrefix(d.Message, "192.0.2.99: listed on bl.example") {
 		t.Errorf("decision %v", d)
 	}
 }
