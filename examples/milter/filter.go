@@ -115,7 +115,7 @@ func (s *session) RcptTo(rcpt string, m *milter.Modifier) (milter.Response, erro
 func (s *session) Header(name, value string, m *milter.Modifier) (milter.Response, error) {
 	if strings.EqualFold(name, "Authentication-Results") {
 		s.arCount++
-		if claimsAuthservID(value, s.f.AuthservID) {
+		if verdict.ClaimsAuthservID(value, s.f.AuthservID) {
 			s.forged = append(s.forged, s.arCount)
 		}
 	}

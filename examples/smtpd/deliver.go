@@ -38,7 +38,7 @@ func (s *Server) stamp(vs *verdict.Session, rcpts []string, d verdict.Decision, 
 		fmt.Fprintf(&h, "X-Spam-Flag: YES\r\n")
 		h.WriteString(fold(fmt.Sprintf("X-Spam-Status: Yes, score=%.1f; %s", d.Score, d.Message)))
 	}
-	h.Write(stripAuthResults(vs.Message, s.Hostname))
+	h.Write(verdict.RemoveAuthenticationResults(vs.Message, s.Hostname))
 	return h.Bytes()
 }
 

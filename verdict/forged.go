@@ -1,17 +1,18 @@
-package main
+package verdict
 
 import (
 	"bytes"
 	"strings"
 )
 
-// stripAuthResults returns msg without the Authentication-Results header
-// fields whose authserv-id is id: RFC 8601 §5 has a border MTA delete
-// such fields arriving from outside, since only we may speak for our
-// authserv-id and a forged "spf=pass" would otherwise be trusted by the
-// filters behind us. Fields for other authserv-ids, the rest of the header
-// and the body are left byte for byte as they were.
-func stripAuthResults(msg []byte, id string) []byte {
+// RemoveAuthenticationResults returns msg without the
+// Authentication-Results header fields whose authserv-id is id: RFC 8601
+// §5 has a border MTA delete such fields arriving from outside, since only
+// we may speak for our authserv-id and a forged "spf=pass" would otherwise
+// be trusted by the filters behind us. Fields for other authserv-ids, the
+// rest of the header and the body are left byte for byte as they were. An
+// SMTP server calls it on an accepted message before adding its own field.
+func RemoveAuthenticationResults(msg []byte, id string) []byte {
 	out := make([]byte, 0, len(msg))
 	rest := msg
 	for len(rest) > 0 {
@@ -27,7 +28,7 @@ func stripAuthResults(msg []byte, id string) []byte {
 		rest = rest[end:]
 		name, value, ok := bytes.Cut(field, []byte(":"))
 		if ok && strings.EqualFold(string(bytes.TrimRight(name, " \t")), "Authentication-Results") &&
-			claimsAuthservID(string(value), id) {
+			ClaimsAuthservID(string(value), id) {
 			continue
 		}
 		out = append(out, field...)
@@ -43,11 +44,11 @@ func lineEnd(b []byte) int {
 	return len(b)
 }
 
-// claimsAuthservID reports whether an Authentication-Results field value
+// ClaimsAuthservID reports whether an Authentication-Results field value
 // names id as its authserv-id (RFC 8601 §2.2: [CFWS] authserv-id, where
 // authserv-id is a token or quoted-string), ignoring case and a trailing
 // dot as DNS names do.
-func claimsAuthservID(value, id string) bool {
+func ClaimsAuthservID(value, id string) bool {
 	v := skipCFWS(value)
 	var got string
 	if strings.HasPrefix(v, `"`) {

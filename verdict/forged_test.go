@@ -1,9 +1,11 @@
-package main
+package verdict_test
 
 import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/mtaguard/mtaguard/verdict"
 )
 
 func TestClaimsAuthservID(t *testing.T) {
@@ -30,16 +32,16 @@ func TestClaimsAuthservID(t *testing.T) {
 		{"", false},
 		{" ; spf=pass", false},
 	} {
-		if got := claimsAuthservID(tc.value, "mx.example.net"); got != tc.want {
-			t.Errorf("claimsAuthservID(%q) = %v, want %v", tc.value, got, tc.want)
+		if got := verdict.ClaimsAuthservID(tc.value, "mx.example.net"); got != tc.want {
+			t.Errorf("verdict.ClaimsAuthservID(%q) = %v, want %v", tc.value, got, tc.want)
 		}
 	}
-	if claimsAuthservID(" ; none", "") || claimsAuthservID(" .; none", ".") {
+	if verdict.ClaimsAuthservID(" ; none", "") || verdict.ClaimsAuthservID(" .; none", ".") {
 		t.Errorf("an empty authserv-id claims an empty one")
 	}
 }
 
-func TestStripAuthResults(t *testing.T) {
+func TestRemoveAuthenticationResults(t *testing.T) {
 	const body = "\r\nAuthentication-Results: mx.example.net; body text stays\r\n"
 	for _, tc := range []struct {
 		name, in, want string
@@ -57,44 +59,22 @@ func TestStripAuthResults(t *testing.T) {
 		{"body only", body, body},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := string(stripAuthResults([]byte(tc.in), "mx.example.net")); got != tc.want {
+			if got := string(verdict.RemoveAuthenticationResults([]byte(tc.in), "mx.example.net")); got != tc.want {
 				t.Errorf("got\n%q\nwant\n%q", got, tc.want)
 			}
 		})
 	}
 }
 
-func TestFold(t *testing.T) {
-	long := "Authentication-Results: mx.example.net; spf=pass smtp.mailfrom=alice@example.org; dkim=pass header.d=example.org header.s=mail2026; dmarc=pass header.from=example.org"
-	got := fold(long)
-	for _, line := range strings.Split(strings.TrimSuffix(got, "\r\n"), "\r\n") {
-		if len(line) > 78 {
-			t.Errorf("line longer than 78: %q", line)
-		}
-	}
-	if unfolded := strings.ReplaceAll(strings.ReplaceAll(got, ";\r\n\t", "; "), "\r\n", ""); unfolded != long {
-		t.Errorf("fold changed the content:\n%q\n%q", unfolded, long)
-	}
-	if got := fold("X: a"); got != "X: a\r\n" {
-		t.Errorf("fold short = %q", got)
-	}
-}
-
-func TestHeaderSafe(t *testing.T) {
-	if got := headerSafe("evil\r\nX-Injected: 1 (a) <b>;c\\"); got != "evilX-Injected:1abc" {
-		t.Errorf("headerSafe = %q", got)
-	}
-}
-
-// FuzzStripAuthResults checks that no field claiming our authserv-id
+// FuzzRemoveAuthenticationResults checks that no field claiming our authserv-id
 // survives, that the body is never touched, and that nothing else is added.
-func FuzzStripAuthResults(f *testing.F) {
+func FuzzRemoveAuthenticationResults(f *testing.F) {
 	f.Add([]byte("Authentication-Results: mx.example.net; spf=pass\r\nSubject: x\r\n\r\nbody\r\n"))
 	f.Add([]byte("Authentication-Results: (c) \"mx.example.net\";\r\n dkim=pass\r\n\r\n"))
 	f.Add([]byte("Subject: x\nAuthentication-Results: mx.example.net.\n"))
 	f.Add([]byte("\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		out := stripAuthResults(msg, "mx.example.net")
+		out := verdict.RemoveAuthenticationResults(msg, "mx.example.net")
 		if len(out) > len(msg) {
 			t.Fatalf("output longer than input")
 		}
@@ -106,20 +86,38 @@ func FuzzStripAuthResults(f *testing.F) {
 			}
 		}
 		// A second pass finds nothing more to remove.
-		if again := stripAuthResults(out, "mx.example.net"); !bytes.Equal(again, out) {
+		if again := verdict.RemoveAuthenticationResults(out, "mx.example.net"); !bytes.Equal(again, out) {
 			t.Fatalf("not idempotent:\n%q\n%q", out, again)
 		}
 	})
 }
 
-func BenchmarkStripAuthResults(b *testing.B) {
+// FuzzClaimsAuthservID: a header value that is said to claim our
+// authserv-id names it, and the parser never panics on what clients send.
+func FuzzClaimsAuthservID(f *testing.F) {
+	f.Add(" mx.example.net; spf=pass")
+	f.Add(` (c (nested)) "mx.exa\mple.net" 1; none`)
+	f.Add(" (unterminated mx.example.net")
+	f.Add("\r\n\tMX.EXAMPLE.NET.;dkim=pass")
+	f.Fuzz(func(t *testing.T, value string) {
+		if !verdict.ClaimsAuthservID(value, "mx.example.net") {
+			return
+		}
+		v := strings.ToLower(strings.NewReplacer("\\", "", `"`, "", "\r", "", "\n", "").Replace(value))
+		if !strings.Contains(v, "mx.example.net") {
+			t.Errorf("%q claims mx.example.net without naming it", value)
+		}
+	})
+}
+
+func BenchmarkRemoveAuthenticationResults(b *testing.B) {
 	msg := []byte("Received: from a by b; Mon, 30 Nov 2026 09:15:00 +0000\r\n" +
 		"Authentication-Results: mx.example.net; spf=pass smtp.mailfrom=ceo@example.net\r\n" +
 		"Authentication-Results: relay.example.org; spf=pass\r\n" +
-		cleanMessage + strings.Repeat("body line\r\n", 200))
+		"From: a@example.org\r\nSubject: hi\r\n\r\n" + strings.Repeat("body line\r\n", 200))
 	b.SetBytes(int64(len(msg)))
 	b.ReportAllocs()
 	for b.Loop() {
-		stripAuthResults(msg, "mx.example.net")
+		verdict.RemoveAuthenticationResults(msg, "mx.example.net")
 	}
 }
