@@ -170,8 +170,8 @@ func (fuzzResolver) LookupMX(context.Context, string) ([]*net.MX, error) {
 	return []*net.MX{{Host: "mx.example.org.", Pref: 10}}, nil
 }
 
-func (fuzzResolver) LookupIPAddr(context.Context, string) ([]net.IPAddr, error) {
-	return []net.IPAddr{{IP: net.IPv4(192, 0, 2, 1)}}, nil
+func (fuzzResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return []netip.Addr{netip.AddrFrom4([4]byte{192, 0, 2, 1})}, nil
 }
 
 func (fuzzResolver) LookupAddr(context.Context, string) ([]string, error) {

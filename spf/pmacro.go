@@ -2,7 +2,6 @@ package spf
 
 import (
 	"context"
-	"net/netip"
 	"strings"
 )
 
@@ -33,9 +32,9 @@ func (a *libResolver) lookupValidated(ctx context.Context) {
 	}
 	for _, n := range names {
 		n = strings.TrimSuffix(n, ".")
-		ips, _ := a.r.LookupIPAddr(ctx, n)
+		ips, _ := a.r.LookupNetIP(ctx, family(ip), n)
 		for _, x := range ips {
-			if y, ok := netip.AddrFromSlice(x.IP); ok && y.Unmap() == ip {
+			if x.Unmap() == ip.Unmap() {
 				a.validated = append(a.validated, n)
 				break
 			}

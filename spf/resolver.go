@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 )
 
 // Resolver is the DNS lookups the package needs. Its methods are a subset
@@ -15,7 +16,7 @@ import (
 type Resolver interface {
 	LookupTXT(ctx context.Context, name string) ([]string, error)
 	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
-	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 	LookupAddr(ctx context.Context, addr string) ([]string, error)
 }
 
@@ -108,12 +109,43 @@ func (a *libResolver) LookupMX(ctx context.Context, name string) ([]*net.MX, err
 	return mxs, nil
 }
 
+// LookupIPAddr answers the library's address lookups (the a, mx, ptr and
+// exists mechanisms). RFC 7208 §5.3 asks for "A or AAAA as appropriate for
+// the connection type", and a failure of that query is a temperror (§5);
+// net's LookupIPAddr asks for both and drops the failure of one when the
+// other answers, which would turn a SERVFAIL on A into a fail for an IPv4
+// client. So an IPv4 client gets the A query alone. exists always asks
+// for A (§5.7), so an IPv6 client gets both, and a failure of either is
+// an error: the library does not say which mechanism asked, and a
+// temperror defers where a wrong fail would refuse.
 func (a *libResolver) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error) {
-	ips, err := a.r.LookupIPAddr(ctx, host)
+	ips, err := a.r.LookupNetIP(ctx, "ip4", host)
+	if a.env.ip.Unmap().Is6() {
+		ips6, err6 := a.r.LookupNetIP(ctx, "ip6", host)
+		switch {
+		case err6 != nil && !notFound(err6):
+			err = err6
+		case err != nil && !notFound(err):
+		case len(ips6) > 0:
+			ips, err = append(ips6, ips...), nil
+		}
+	}
 	if err != nil {
 		return nil, dnsError(host, err)
 	}
-	return ips, nil
+	out := make([]net.IPAddr, len(ips))
+	for i, ip := range ips {
+		out[i] = net.IPAddr{IP: ip.AsSlice()}
+	}
+	return out, nil
+}
+
+// family is the LookupNetIP network of ip's address family.
+func family(ip netip.Addr) string {
+	if ip.Unmap().Is4() {
+		return "ip4"
+	}
+	return "ip6"
 }
 
 func (a *libResolver) LookupAddr(ctx context.Context, addr string) ([]string, error) {

@@ -95,7 +95,7 @@ func CheckSenderDomain(ctx context.Context, r Resolver, mailFrom string, o *Send
 		return res
 	}
 	// No MX: the domain's addresses are its implicit MX (RFC 5321 §5.1).
-	ips, err := r.LookupIPAddr(ctx, name)
+	ips, err := r.LookupNetIP(ctx, "ip", name)
 	if err != nil && !notFound(err) {
 		return senderTempError(res, err)
 	}

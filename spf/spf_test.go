@@ -279,7 +279,9 @@ type errResolver struct{ err error }
 
 func (e errResolver) LookupTXT(context.Context, string) ([]string, error)        { return nil, e.err }
 func (e errResolver) LookupMX(context.Context, string) ([]*net.MX, error)        { return nil, e.err }
-func (e errResolver) LookupIPAddr(context.Context, string) ([]net.IPAddr, error) { return nil, e.err }
+func (e errResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return nil, e.err
+}
 func (e errResolver) LookupAddr(context.Context, string) ([]string, error)       { return nil, e.err }
 
 func TestContext(t *testing.T) {
@@ -364,5 +366,40 @@ func TestLookupLimit(t *testing.T) {
 	}
 	if n := r.Queries("h10.example.org", dns.TypeA); n != 0 {
 		t.Errorf("the eleventh lookup was made")
+	}
+}
+
+// TestAddressFamilyFailure: a failed query for the client's address family
+// is a temperror (RFC 7208 §5), even when the other family answers.
+func TestAddressFamilyFailure(t *testing.T) {
+	zone := `$ORIGIN example.org.
+@       TXT  "v=spf1 a:mail.example.org -all"
+ex      TXT  "v=spf1 exists:mail.example.org -all"
+mail    A    192.0.2.10
+mail    AAAA 2001:db8:25::10
+`
+	ctx := context.Background()
+	for _, c := range []struct {
+		name   string
+		fault  uint16 // the type that SERVFAILs
+		ip     string
+		domain string
+		want   verdict.Status
+	}{
+		{"A fails, IPv4 client", dns.TypeA, "192.0.2.10", "example.org", verdict.TempError},
+		{"AAAA fails, IPv4 client", dns.TypeAAAA, "192.0.2.10", "example.org", verdict.Pass},
+		{"AAAA fails, IPv6 client", dns.TypeAAAA, "2001:db8:25::10", "example.org", verdict.TempError},
+		{"A fails, IPv6 client", dns.TypeA, "2001:db8:25::10", "example.org", verdict.TempError}, // exists would need the A answer
+		{"exists asks A, IPv6 client", 0, "2001:db8:25::99", "ex.example.org", verdict.Pass},
+		{"exists, A fails, IPv6 client", dns.TypeA, "2001:db8:25::99", "ex.example.org", verdict.TempError},
+	} {
+		r := resolvertest.MustNew(zone)
+		if c.fault != 0 {
+			r.SetFaultType("mail.example.org", c.fault, resolvertest.ServFail)
+		}
+		res := Check(ctx, r, netip.MustParseAddr(c.ip), "mail.example.org", "a@"+c.domain)
+		if res.Status != c.want {
+			t.Errorf("%s: %v (%s), want %v", c.name, res.Status, res.Reason, c.want)
+		}
 	}
 }
