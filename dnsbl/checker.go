@@ -82,6 +82,16 @@ func (c *Checker) Stage() verdict.Stage {
 	return verdict.Connect
 }
 
+// After returns "fcrdns" for a Checker of the RDNS identity, whose name
+// that check confirms, so that a Policy evaluating both at once
+// (EvaluateAll) runs this one second; nothing otherwise.
+func (c *Checker) After() []string {
+	if c.o.Identity == RDNS {
+		return []string{"fcrdns"}
+	}
+	return nil
+}
+
 // Check looks up the Checker's identity of s.
 func (c *Checker) Check(ctx context.Context, s *verdict.Session) verdict.Result {
 	var res verdict.Result

@@ -432,3 +432,14 @@ func TestCheckDomainLongSubject(t *testing.T) {
 		t.Errorf("Reason = %q", got.Reason)
 	}
 }
+
+func TestAfter(t *testing.T) {
+	r := resolvertest.MustNew(zones)
+	var rdns verdict.Check = dnsbl.New(r, []dnsbl.List{bl}, &dnsbl.Options{Identity: dnsbl.RDNS})
+	if d, ok := rdns.(verdict.Dependent); !ok || len(d.After()) != 1 || d.After()[0] != "fcrdns" {
+		t.Errorf("an RDNS list must run after fcrdns")
+	}
+	if d := dnsbl.New(r, []dnsbl.List{bl}, nil); len(d.After()) != 0 {
+		t.Errorf("a client IP list waits for %v", d.After())
+	}
+}
