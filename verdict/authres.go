@@ -14,8 +14,10 @@ import (
 // Property values come from clients (a HELO name, a MAIL FROM address, a
 // DKIM d= tag) and go-msgauth's authres.Format quotes but does not escape
 // them, so every value is first reduced to printable ASCII without
-// backslashes or double quotes: nothing a client sent can end the field,
-// open a new one, or close a quoted string early.
+// backslashes or double quotes, and with '?' for ';', '(' and ')':
+// nothing a client sent can end the field, open a new one, close a quoted
+// string early, or add a result or comment for a reader that splits at
+// ';' without honouring quotes, as go-msgauth's own parser does.
 func (d Decision) AuthenticationResults(authservID string) string {
 	var rs []authres.Result
 	for _, r := range d.Results {
@@ -33,11 +35,12 @@ func (d Decision) AuthenticationResults(authservID string) string {
 }
 
 // headerValue keeps the printable ASCII of s that is safe inside a quoted
-// string or a pvalue: no controls, no backslash, no double quote.
+// string or a pvalue: no controls, no backslash, no double quote, and no
+// ';', '(' or ')', which become '?'.
 func headerValue(s string) string {
 	ok := true
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c <= ' ' && c != ' ' || c >= 0x7f || c == '\\' || c == '"' {
+		if c := s[i]; c < ' ' || c >= 0x7f || strings.IndexByte(`\";()`, c) >= 0 {
 			ok = false
 			break
 		}
@@ -46,8 +49,11 @@ func headerValue(s string) string {
 		return s
 	}
 	return strings.Map(func(r rune) rune {
-		if r < ' ' || r >= 0x7f || r == '\\' || r == '"' {
+		switch r {
+		case '\\', '"':
 			return -1
+		case ';', '(', ')':
+			return '?'
 		}
 		return r
 	}, Printable(s))

@@ -430,3 +430,18 @@ func TestPrefetch(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 }
+
+// TestAuthenticationResultsSemicolon: a client's HELO with a ';' must not
+// read as a second result to a parser that splits at ';'.
+func TestAuthenticationResultsSemicolon(t *testing.T) {
+	d := verdict.Decision{Results: []verdict.Result{{Auth: []authres.Result{
+		&authres.SPFResult{Value: authres.ResultFail, Helo: "x; dkim=pass header.d=bank.example (c)", From: "a@example.org"},
+	}}}}
+	ar := d.AuthenticationResults("mx.example.net")
+	if _, rs, err := authres.Parse(ar); err != nil || len(rs) != 1 {
+		t.Errorf("one result written, %d parsed back (%v): %s", len(rs), err, ar)
+	}
+	if strings.ContainsAny(ar[strings.Index(ar, "smtp.helo"):], ";()") {
+		t.Errorf("client text kept a delimiter: %s", ar)
+	}
+}
