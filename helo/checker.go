@@ -2,6 +2,8 @@ package helo
 
 import (
 	"context"
+	"strings"
+	"sync"
 
 	"github.com/mtaguard/mtaguard/verdict"
 )
@@ -48,4 +50,20 @@ func (c *Checker) Check(ctx context.Context, s *verdict.Session) verdict.Result 
 		o.ClientName = fc.Domain
 	}
 	return Check(ctx, c.r, s.IP, s.HELO, &o)
+}
+
+// Prefetch starts the address lookups of the HELO name, which do not
+// depend on fcrdns, so that with a caching resolver (package resolver) the
+// wait for fcrdns costs no extra round trip when a Policy evaluates both
+// at once. It is a verdict.Prefetcher.
+func (c *Checker) Prefetch(ctx context.Context, s *verdict.Session) {
+	n, err := Parse(s.HELO)
+	if err != nil || n.Kind != Domain || !strings.Contains(n.Domain, ".") {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, network := range []string{"ip4", "ip6"} {
+		wg.Go(func() { c.r.LookupNetIP(ctx, network, n.Domain) })
+	}
+	wg.Wait()
 }

@@ -271,3 +271,20 @@ func TestChecker(t *testing.T) {
 		}
 	}
 }
+
+func TestPrefetch(t *testing.T) {
+	r := resolvertest.MustNew("mail.example.org. A 192.0.2.10\n")
+	c := helo.New(r, nil)
+	var _ verdict.Prefetcher = c
+	c.Prefetch(context.Background(), &verdict.Session{HELO: "Mail.Example.org"})
+	if r.Queries("mail.example.org", dns.TypeA) != 1 || r.Queries("mail.example.org", dns.TypeAAAA) != 1 {
+		t.Errorf("queries: %d", r.TotalQueries())
+	}
+	r.ResetQueries()
+	for _, name := range []string{"", "[192.0.2.1]", "localhost", "bad name"} {
+		c.Prefetch(context.Background(), &verdict.Session{HELO: name})
+	}
+	if r.TotalQueries() != 0 {
+		t.Errorf("%d queries for names that are not looked up", r.TotalQueries())
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
+	"sync"
 )
 
 // Resolver is the DNS lookups the package needs. Its methods are a subset
@@ -28,8 +30,8 @@ type Resolver interface {
 // each SPF record the library is about to use (parseRecord), and keeps the
 // records served, in order, for finding the explanation afterwards.
 //
-// The library makes its lookups one after the other, so a libResolver
-// needs no lock.
+// The library makes its lookups one after the other; only the lookups a
+// libResolver starts ahead (ahead) run beside them.
 type libResolver struct {
 	r       Resolver
 	env     macroEnv  // the evaluation's sender, HELO, address; no domain
@@ -37,6 +39,65 @@ type libResolver struct {
 
 	ptrLooked bool     // validated is known (pmacro.go)
 	validated []string // validated domain names of env.ip
+
+	mu      sync.Mutex
+	pending map[string]*txtAnswer // TXT lookups started ahead, by lower-case name
+}
+
+// txtAnswer is a TXT lookup started ahead; txts and err are set before
+// done is closed.
+type txtAnswer struct {
+	done chan struct{}
+	txts []string
+	err  error
+}
+
+// ahead starts the TXT lookups of the include and redirect targets of rec
+// that need no macro expansion, all at once, as rspamd does: the library
+// evaluates includes one after the other, so a record with two includes
+// would otherwise cost three round trips in a row. The library's own
+// lookups then take these answers (LookupTXT); its lookup and void-lookup
+// limits (RFC 7208 §4.6.4) count what it asks for, not what was fetched
+// ahead. The price is a query for an include that comes after the one that
+// matches.
+func (a *libResolver) ahead(ctx context.Context, rec *record) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	targets := append(rec.includes[:len(rec.includes):len(rec.includes)], rec.redirect)
+	for _, t := range targets {
+		if t == "" || strings.Contains(t, "%") {
+			continue
+		}
+		t = strings.ToLower(strings.TrimSuffix(t, "."))
+		if _, ok := a.pending[t]; ok {
+			continue
+		}
+		if a.pending == nil {
+			a.pending = map[string]*txtAnswer{}
+		}
+		ta := &txtAnswer{done: make(chan struct{})}
+		a.pending[t] = ta
+		go func() {
+			defer close(ta.done)
+			ta.txts, ta.err = a.r.LookupTXT(ctx, t)
+		}()
+	}
+}
+
+// lookupTXT returns the answer fetched ahead for name, or asks for it.
+func (a *libResolver) lookupTXT(ctx context.Context, name string) ([]string, error) {
+	a.mu.Lock()
+	ta := a.pending[strings.ToLower(strings.TrimSuffix(name, "."))]
+	a.mu.Unlock()
+	if ta == nil {
+		return a.r.LookupTXT(ctx, name)
+	}
+	select {
+	case <-ta.done:
+		return ta.txts, ta.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // fetched is an SPF record the library looked up, for the check_host() of
@@ -68,7 +129,7 @@ func dnsError(name string, err error) error {
 }
 
 func (a *libResolver) LookupTXT(ctx context.Context, name string) ([]string, error) {
-	txts, err := a.r.LookupTXT(ctx, name)
+	txts, err := a.lookupTXT(ctx, name)
 	if err != nil {
 		return nil, dnsError(name, err)
 	}
@@ -92,6 +153,7 @@ func (a *libResolver) LookupTXT(ctx context.Context, name string) ([]string, err
 		return nil, err
 	}
 	a.fetched = append(a.fetched, fetched{name, rec})
+	a.ahead(ctx, rec)
 	if hasP(txts[at]) {
 		txts = append([]string(nil), txts...)
 		txts[at] = a.expandP(ctx, txts[at], name)

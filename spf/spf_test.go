@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -277,12 +278,12 @@ func TestDNSFailures(t *testing.T) {
 // errResolver fails every lookup with err.
 type errResolver struct{ err error }
 
-func (e errResolver) LookupTXT(context.Context, string) ([]string, error)        { return nil, e.err }
-func (e errResolver) LookupMX(context.Context, string) ([]*net.MX, error)        { return nil, e.err }
+func (e errResolver) LookupTXT(context.Context, string) ([]string, error) { return nil, e.err }
+func (e errResolver) LookupMX(context.Context, string) ([]*net.MX, error) { return nil, e.err }
 func (e errResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
 	return nil, e.err
 }
-func (e errResolver) LookupAddr(context.Context, string) ([]string, error)       { return nil, e.err }
+func (e errResolver) LookupAddr(context.Context, string) ([]string, error) { return nil, e.err }
 
 func TestContext(t *testing.T) {
 	r := newZone(t)
@@ -401,5 +402,40 @@ mail    AAAA 2001:db8:25::10
 		if res.Status != c.want {
 			t.Errorf("%s: %v (%s), want %v", c.name, res.Status, res.Reason, c.want)
 		}
+	}
+}
+
+// inflight counts the TXT lookups running at once.
+type inflight struct {
+	Resolver
+	mu       sync.Mutex
+	now, max int
+}
+
+func (r *inflight) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	r.mu.Lock()
+	r.now++
+	r.max = max(r.max, r.now)
+	r.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	defer func() { r.mu.Lock(); r.now--; r.mu.Unlock() }()
+	return r.Resolver.LookupTXT(ctx, name)
+}
+
+// TestIncludesFetchedTogether: the TXT records of a record's includes are
+// asked for together, not one after the other, and the result is the same.
+func TestIncludesFetchedTogether(t *testing.T) {
+	r := &inflight{Resolver: resolvertest.MustNew(`$ORIGIN example.org.
+@     TXT "v=spf1 include:_a.example.org include:_b.example.org redirect=_c.example.org"
+_a    TXT "v=spf1 ip4:198.51.100.0/24 -all"
+_b    TXT "v=spf1 ip4:192.0.2.0/24 -all"
+_c    TXT "v=spf1 -all"
+`)}
+	res := Check(context.Background(), r, netip.MustParseAddr("192.0.2.10"), "mail.example.org", "a@example.org")
+	if res.Status != verdict.Pass {
+		t.Errorf("%v: %s", res.Status, res.Reason)
+	}
+	if r.max < 3 {
+		t.Errorf("at most %d TXT lookups at once; the two includes and the redirect should go together", r.max)
 	}
 }

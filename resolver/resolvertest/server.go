@@ -34,6 +34,12 @@ func NewServer(r *Resolver) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A burst of queries (a load test, a thousand sessions at once)
+		// must not overflow the kernel's default receive buffer: a
+		// dropped query waits out the client's timeout.
+		if u, ok := pc.(*net.UDPConn); ok {
+			u.SetReadBuffer(4 << 20)
+		}
 		ln, err = net.Listen("tcp", pc.LocalAddr().String())
 		if err == nil {
 			break
