@@ -66,6 +66,16 @@ type Hop struct {
 //   - An authenticated submission does not extend trust, as
 //     SpamAssassin's "auth" token does: the authenticated client is
 //     returned, with Hop.Auth set, and the caller decides.
+//   - A field holds text its client chose (the HELO name, which some
+//     MTAs write verbatim, parentheses included; a certificate name;
+//     recipient and sender; lines of its data that continue the field),
+//     and that text can look like the TCP-info comment the receiving
+//     host wrote. Border never picks one reading: the walk goes on only
+//     if every address the field could be read as recording is trusted,
+//     the client is named only if it is the one untrusted address among
+//     them and the field's shape shows the host wrote it, and otherwise
+//     the field is an error. Hop.Auth is set only if every "with"
+//     protocol in the field says so.
 //
 // Border reads the formats of Postfix, Sendmail, OpenSMTPD and Gmail
 // ("from helo (name [ip])"), Exim ("from name ([ip]:port helo=helo)"),
@@ -78,6 +88,7 @@ type Hop struct {
 // caller then keeps the session's own IP address.
 func Border(message io.Reader, trusted []netip.Prefix) (Hop, error) {
 	nets := unmapPrefixes(trusted)
+	ours := func(ip netip.Addr) bool { return ip.IsLoopback() || inNets(nets, ip) }
 	h := headerReader{r: bufio.NewReader(io.LimitReader(message, maxHeaderBytes+1))}
 	for n := 0; ; n++ {
 		name, value, err := h.next()
@@ -93,11 +104,11 @@ func Border(message io.Reader, trusted []netip.Prefix) (Hop, error) {
 		if !strings.EqualFold(name, "Received") {
 			continue
 		}
-		f, err := parseReceived(value)
+		f, err := parseReceived(value, ours)
 		if err != nil {
 			return Hop{}, fmt.Errorf("relay: header field %d: %w", n+1, err)
 		}
-		if !f.hasFrom || f.ip.IsLoopback() || inNets(nets, f.ip) {
+		if !f.hasFrom || f.trusted {
 			continue
 		}
 		return Hop{IP: f.ip, HELO: f.helo, Auth: f.auth}, nil

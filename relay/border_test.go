@@ -195,6 +195,16 @@ func TestBorderWalk(t *testing.T) {
 		{"bracket HELO without address comment", msg("Received: from [10.0.0.1] (unknown) by x;\r\n", field("203.0.113.5")), ourNets, "", errAny},
 		{"qmail HELO comment without address", msg("Received: from [10.0.0.1] (HELO x)\r\n\tby b;\r\n", field("203.0.113.5")), ourNets, "", errAny},
 		{"bracket HELO with spaces, no comment", msg("Received: from [10.0.0.1] extra by x;\r\n", field("203.0.113.5")), ourNets, "", errAny},
+
+		// Fields that can be read as recording more than one client.
+		{"exchange, own address untrusted", msg("Received: from EX (10.1.1.1) by EX2 (198.51.100.2) with Microsoft SMTP Server id 15.1.2507.6; Mon, 1 Dec 2025 10:00:00 +0000\r\n", field("203.0.113.5")), ourNets, "203.0.113.5", nil},
+		{"two untrusted comments", msg("Received: from x (x [198.51.100.1]) (y [203.0.113.5]) by b;\r\n"), ourNets, "", errAny},
+		{"two untrusted readings", msg("Received: from x (x [198.51.100.1]) by a b (y [203.0.113.5]) by b;\r\n"), ourNets, "", errAny},
+		{"trusted and untrusted readings", msg("Received: from x (x [10.0.0.1]) by a b (y [203.0.113.5]) by b;\r\n", field("10.0.0.2")), ourNets, "", errAny},
+		{"trusted readings", msg("Received: from x (x [10.0.0.1]) by a b (y [10.0.0.2]) by b;\r\n", field("203.0.113.5")), ourNets, "203.0.113.5", nil},
+		{"untrusted comment, no reading", msg("Received: from x (x [10.0.0.1]) by b for <\"(y [203.0.113.5])\"@c>;\r\n", field("10.0.0.2")), ourNets, "", errAny},
+		{"reverse DNS name HELO", msg("Received: from x (x [10.1.2.3]) (HELO [203.0.113.5] (may be forged))\r\n\tby border (8.17.1/8.17.1) with ESMTP id 1; Mon, 1 Dec 2025 10:00:00 GMT\r\n", field("10.0.0.7")), ourNets, "", errAny},
+		{"unspecified among readings", msg("Received: from x (x [10.0.0.1]) (y [0.0.0.0]) by b;\r\n", field("203.0.113.5")), ourNets, "", errAny},
 	} {
 		hop, err := Border(strings.NewReader(c.message), c.trusted)
 		switch {
@@ -253,6 +263,195 @@ func TestBorderLimits(t *testing.T) {
 	}
 }
 
+// The client of our border in the tests below, and the fields around the
+// border's own: our filter's field on top, and fields the client forges
+// at the top of its data (a trusted hop and a spoofed one).
+const (
+	borderClient = "203.0.113.5"
+	forgedBelow  = "Received: from trusted.local.example (trusted.local.example [10.0.0.99]) by x; Mon, 1 Dec 2025 09:00:00 +0000\r\n" +
+		"Received: from spoof.example (spoof.example [198.51.100.77]) by x; Mon, 1 Dec 2025 09:00:00 +0000\r\n"
+)
+
+// clientMessage returns a message our border received from borderClient,
+// with text the client chose: its HELO name, its recipient (which our
+// filter's field records too) and the start of its data (tail). layout
+// is how the border writes its field:
+//
+//   - "verbatim": as Postfix does, but with the HELO name written as
+//     the client sent it, parentheses included;
+//   - "one line": the same, on one line;
+//   - "client CN": as Postfix does (parentheses in the HELO name become
+//     '?'), with the client certificate's CN, which the client also
+//     chose, written verbatim in a comment before "by";
+//   - "exim": as Exim does, with the client's text as the sender.
+func clientMessage(layout, helo, rcpt, tail string) string {
+	var b strings.Builder
+	b.WriteString("Received: from border.local.example (border.local.example [10.0.0.1])\r\n" +
+		"\tby filter.local.example (Postfix) with ESMTP id 4AAA0001\r\n" +
+		"\tfor <" + rcpt + ">; Mon,  1 Dec 2025 10:00:05 +0000 (UTC)\r\n")
+	switch layout {
+	case "verbatim":
+		b.WriteString("Received: from " + helo + " (mail.sender.example [" + borderClient + "])\r\n" +
+			"\tby border.local.example (Postfix) with ESMTP id 4ABC123\r\n" +
+			"\tfor <" + rcpt + ">; Mon,  1 Dec 2025 10:00:00 +0000 (UTC)\r\n")
+	case "one line":
+		b.WriteString("Received: from " + helo + " (mail.sender.example [" + borderClient + "]) by border.local.example" +
+			" with ESMTP id 4ABC123 for <" + rcpt + ">; Mon, 1 Dec 2025 10:00:00 +0000\r\n")
+	case "client CN":
+		b.WriteString("Received: from " + strings.NewReplacer("(", "?", ")", "?").Replace(helo) +
+			" (mail.sender.example [" + borderClient + "])\r\n" +
+			"\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))\r\n" +
+			"\t(Client CN \"" + helo + "\", Issuer \"Evil CA\" (not verified))\r\n" +
+			"\tby border.local.example (Postfix) with ESMTPS id 4ABC123\r\n" +
+			"\tfor <" + rcpt + ">; Mon,  1 Dec 2025 10:00:00 +0000 (UTC)\r\n")
+	case "exim":
+		b.WriteString("Received: from mail.sender.example ([" + borderClient + "]:41234 helo=mail.sender.example)\r\n" +
+			"\tby border.local.example with esmtps (TLS1.3) tls TLS_AES_256_GCM_SHA384\r\n" +
+			"\t(Exim 4.96)\r\n\t(envelope-from <" + helo + ">)\r\n\tid 1abcde-000123-AB\r\n" +
+			"\tfor " + rcpt + "; Mon, 01 Dec 2025 10:00:00 +0000\r\n")
+	default:
+		panic(layout)
+	}
+	b.WriteString(tail)
+	b.WriteString(forgedBelow)
+	return msg(b.String())
+}
+
+// TestBorderParenHELO: a HELO name with parentheses, written verbatim by
+// the border, does not make the border's own field look like one from a
+// trusted hop (so that the walk would go on into the fields the client
+// forged), nor name an address the client chose.
+func TestBorderParenHELO(t *testing.T) {
+	want := Hop{IP: netip.MustParseAddr(borderClient), HELO: "x (x [10.1.2.3])"}
+	hop, err := Border(strings.NewReader(clientMessage("verbatim", "x (x [10.1.2.3])", "user@local.example", "")), ourNets)
+	if err != nil || hop != want {
+		t.Errorf("HELO %q: %+v, %v; want %+v", want.HELO, hop, err, want)
+	}
+	// Which of two outside addresses the border wrote, the field cannot
+	// tell: the first comment is the TCP-info unless the HELO holds
+	// parentheses, the last one before "by" unless the client
+	// certificate's CN does (see TestBorderClientText).
+	hop, err = Border(strings.NewReader(clientMessage("verbatim", "evil (evil [198.51.100.99])", "user@local.example", "")), ourNets)
+	if err == nil || errors.Is(err, ErrNoHop) {
+		t.Errorf("HELO with an outside address: %+v, %v; want an error", hop, err)
+	}
+}
+
+// TestBorderClientText: whatever the client writes where the border's
+// field records its text (HELO name, recipient, sender, certificate CN,
+// lines that continue the field), Border names the border's client or
+// fails; it never names an address the client chose, never walks on into
+// the fields the client forged, and never reports an authenticated
+// submission that the border did not record. Where the text leaves one
+// reading of the field, it names the client.
+func TestBorderClientText(t *testing.T) {
+	const (
+		helo = "mail.sender.example"
+		rcpt = "user@local.example"
+	)
+	for _, c := range []struct {
+		name                     string
+		layout, helo, rcpt, tail string
+		ok                       bool   // Border names borderClient (else: an error)
+		wantHELO                 string // if not ""
+	}{
+		{"plain", "verbatim", helo, rcpt, "", true, helo},
+		{"paren HELO, trusted address", "verbatim", "x (x [10.1.2.3])", rcpt, "", true, "x (x [10.1.2.3])"},
+		{"paren HELO, loopback", "verbatim", "x (localhost [127.0.0.1])", rcpt, "", true, ""},
+		{"paren HELO, the client's own address", "verbatim", "x (x [203.0.113.5])", rcpt, "", true, ""},
+		{"paren HELO, outside address", "verbatim", "x (x [198.51.100.1])", rcpt, "", false, ""},
+		{"paren HELO, Exchange form", "verbatim", "x (10.1.2.3)", rcpt, "", true, ""},
+		{"paren HELO, qmail form", "verbatim", "x (HELO y) (10.1.2.3)", rcpt, "", true, ""},
+		{"paren HELO, Exim form", "verbatim", "x ([10.1.2.3]:25 helo=x)", rcpt, "", true, ""},
+		{"paren HELO, unclosed", "verbatim", "x (x [10.1.2.3]", rcpt, "", true, ""},
+		{"paren HELO, unopened", "verbatim", "a) (b [10.1.2.3]", rcpt, "", true, ""},
+		{"paren HELO, nested", "verbatim", "x ((y [10.1.2.3]))", rcpt, "", true, ""},
+		{"paren HELO, several comments", "verbatim", "a (b) (c [10.1.2.3]) (d)", rcpt, "", true, ""},
+		{"paren HELO, escaped", "verbatim", `x (x \) [10.1.2.3])`, rcpt, "", true, ""},
+		{"lone (", "verbatim", "(", rcpt, "", true, "("},
+		{"lone )", "verbatim", ")", rcpt, "", true, ")"},
+		{"by in HELO", "verbatim", "x (x [10.1.2.3]) by y", rcpt, "", true, "x (x [10.1.2.3]) by y"},
+		{"by in HELO, one line", "one line", "x (x [10.1.2.3]) by y", rcpt, "", true, ""},
+		{"by and two words in HELO", "verbatim", "x (x [10.1.2.3]) by y z", rcpt, "", false, ""},
+		{"by in HELO, outside address", "verbatim", "x (x [198.51.100.1]) by y", rcpt, "", false, ""},
+		{"whole field in HELO", "verbatim", "x (x [10.1.2.3]) by border.local.example (Postfix) with ESMTP id 1 for <a@b>; Mon, 1 Dec 2025 10:00:00 +0000", rcpt, "", false, ""},
+		{"whole field in HELO, one line", "one line", "x (x [10.1.2.3]) by border.local.example (Postfix) with ESMTP id 1 for <a@b>; Mon, 1 Dec 2025 10:00:00 +0000", rcpt, "", false, ""},
+		{"by before paren HELO", "verbatim", "x by y (x [10.1.2.3])", rcpt, "", true, ""},
+		{"semicolon before paren HELO", "verbatim", "x; (x [10.1.2.3])", rcpt, "", true, "x; (x [10.1.2.3])"},
+		{"literal and by in HELO", "verbatim", "[127.0.0.1] by x", rcpt, "", true, "[127.0.0.1]"},
+		{"literal, by and paren in HELO", "verbatim", "[10.1.2.3] by x (x [10.1.2.3])", rcpt, "", false, ""},
+		{"auth in HELO", "verbatim", "x (x [10.1.2.3]) by y with ESMTPSA", rcpt, "", false, ""},
+		{"auth in HELO, no paren", "verbatim", "x with ESMTPSA by y", rcpt, "", true, ""},
+
+		{"recipient with paren and by", "verbatim", helo, `"(x [10.1.2.3]) by y"@local.example`, "", true, helo},
+		{"recipient with unbalanced paren and by", "verbatim", helo, `"a) (x [10.1.2.3]) by ("@local.example`, "", true, helo},
+		{"recipient with paren, by and a loopback address", "one line", helo, `"(x [127.0.0.1]) by y"@local.example`, "", true, helo},
+		// Our filter's field records the recipient too; an outside
+		// address there could be its client as well as our border.
+		{"recipient with paren, by and outside address", "verbatim", helo, `"(x [198.51.100.1]) by y"@local.example`, "", false, ""},
+		{"recipient with auth", "verbatim", helo, `"x with ESMTPSA"@local.example`, "", true, helo},
+		{"sender with paren and by", "exim", `"(x [10.1.2.3]) by y"@sender.example`, rcpt, "", true, helo},
+		{"sender with outside address", "exim", `"a) (x [198.51.100.1]) by ("@sender.example`, rcpt, "", false, ""},
+
+		{"CN with paren and by", "client CN", "x) (y [10.1.2.3]) by (", rcpt, "", true, ""},
+		{"CN with paren", "client CN", "x) (y [10.1.2.3]) (", rcpt, "", true, ""},
+		{"CN with outside address", "client CN", "x) (y [198.51.100.1]) by (", rcpt, "", false, ""},
+		{"CN with auth", "client CN", "x) with ESMTPSA (", rcpt, "", true, ""},
+
+		{"data continues the field", "verbatim", helo, rcpt, "\t(x [198.51.100.1]) by y with ESMTPSA; Mon, 1 Dec 2025 09:00:00 +0000\r\n", true, helo},
+		{"data continues the field with a forged one", "one line", helo, rcpt, "\tZ;e Received: from evil (evil [198.51.100.1]) by x; Mon, 1 Dec 2025 09:00:00 +0000\r\n", true, helo},
+		{"data continues the field, trusted", "verbatim", helo, rcpt, " from folded.example ([10.1.2.6])\r\n", true, helo},
+	} {
+		hop, err := Border(strings.NewReader(clientMessage(c.layout, c.helo, c.rcpt, c.tail)), ourNets)
+		switch {
+		case err != nil && (c.ok || errors.Is(err, ErrNoHop)):
+			t.Errorf("%s: %v; want %s", c.name, err, borderClient)
+		case err == nil && (!c.ok || hop.IP != netip.MustParseAddr(borderClient) || hop.Auth):
+			t.Errorf("%s: got %+v; want %s", c.name, hop, map[bool]string{true: borderClient + ", not Auth", false: "an error"}[c.ok])
+		case err == nil && c.wantHELO != "" && hop.HELO != c.wantHELO:
+			t.Errorf("%s: HELO %q, want %q", c.name, hop.HELO, c.wantHELO)
+		}
+	}
+}
+
+// FuzzBorderClientText: the property of TestBorderClientText for any
+// HELO name, recipient and data the client chooses.
+func FuzzBorderClientText(f *testing.F) {
+	f.Add(uint8(0), "x (x [10.1.2.3])", "user@local.example", "")
+	f.Add(uint8(0), "x (x [10.1.2.3]) by y", "user@local.example", "")
+	f.Add(uint8(1), "a) (b [10.1.2.3]", `"(x [10.1.2.3]) by y"@local.example`, "")
+	f.Add(uint8(2), "x) (y [10.1.2.3]) by (", "user@local.example", "")
+	f.Add(uint8(3), `"(x [10.1.2.3]) by y"@sender.example`, "user@local.example", "\t(x [10.1.2.4]) by y; Mon, 1 Dec 2025 09:00:00 +0000\r\n")
+	f.Add(uint8(0), "[127.0.0.1] by x", "a@b", " (x [127.0.0.1])\r\n")
+	layouts := []string{"verbatim", "one line", "client CN", "exim"}
+	f.Fuzz(func(t *testing.T, layout uint8, helo, rcpt, tail string) {
+		// The client cannot put a line break in an SMTP command.
+		if strings.ContainsAny(helo+rcpt, "\r\n") {
+			return
+		}
+		hop, err := Border(strings.NewReader(clientMessage(layouts[int(layout)%len(layouts)], helo, rcpt, tail)), ourNets)
+		if err == nil && (hop.IP != netip.MustParseAddr(borderClient) || hop.Auth) || errors.Is(err, ErrNoHop) {
+			t.Fatalf("got %+v, %v; want %s, not Auth, or an error", hop, err, borderClient)
+		}
+	})
+}
+
+func BenchmarkBorder(b *testing.B) {
+	for _, c := range []struct{ name, message string }{
+		{"two hops", clientMessage("verbatim", "mail.sender.example", "user@local.example", "")},
+		{"paren HELO", clientMessage("verbatim", "x (x [10.1.2.3]) by y", "user@local.example", "")},
+		{"nested parens", msg("Received: from " + strings.Repeat("(", 10000) + " (x [203.0.113.5]) by x;\r\n")},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Border(strings.NewReader(c.message), ourNets); err != nil && c.name != "nested parens" {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 type neverEnding byte
 
 func (b neverEnding) Read(p []byte) (int, error) {
@@ -283,6 +482,8 @@ func FuzzBorder(f *testing.F) {
 	f.Add("Received: from unknown (HELO x) (10.0.0.3) by b;\r\n", "X: y\r\n\r\n")
 	f.Add("Received: (qmail 1 invoked from network); x\r\nReceived: by h (Postfix);\r\n", "Received: from h ([10.0.0.1])\r\n")
 	f.Add("Received: from EX (10.1.1.1) by EX2 (10.1.1.2) with Microsoft SMTP Server;\r\n", "")
+	f.Add("Received: from x (x [10.1.2.3]) (y [203.0.113.5]) by b; Mon, 1 Dec 2025 10:00:00 +0000\r\n", "\t(z [198.51.100.1]) by c;\r\n")
+	f.Add("Received: from x (x [10.1.2.3]) by y (y [203.0.113.5]) by b with ESMTPSA;\r\n", forged)
 	f.Fuzz(func(t *testing.T, above, below string) {
 		hop, err := Border(strings.NewReader(above), ourNets)
 		if err == nil && (!hop.IP.IsValid() || hop.IP.IsLoopback() || inNets(ourNets, hop.IP) || hop.IP.Is4In6() || hop.IP.Zone() != "") {
