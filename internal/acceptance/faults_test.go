@@ -23,18 +23,25 @@ import (
 )
 
 // deadline is the policy's stage deadline in the fault tests, and slack
-// what a check may take beyond its context's deadline to return.
+// what a check may take beyond its context's deadline to return: the
+// scheduling delay of a loaded CI machine under -race, not a second chance
+// (the lookups that hang would take an hour).
 const (
 	deadline = 2 * time.Second
-	slack    = 250 * time.Millisecond
-	// wireTimeout is the resolver's timeout for one query over the wire.
-	wireTimeout = 200 * time.Millisecond
+	slack    = time.Second
+	// wireTimeout is the resolver's timeout for one query over the wire
+	// where the fault is a server that never answers: short, to keep the
+	// tests fast. Where an answer comes (every other fault), the timeout
+	// is answerTimeout, long enough for a loaded CI machine, so that a
+	// late answer is never mistaken for the fault's doing.
+	wireTimeout   = 200 * time.Millisecond
+	answerTimeout = 1500 * time.Millisecond
 )
 
 // wireResolver starts a DNS server for r and returns a resolver that asks
-// it over UDP and TCP, without a cache so that every lookup sees the
-// faults set at the time.
-func wireResolver(t testing.TB, r *resolvertest.Resolver) *resolver.Resolver {
+// it over UDP and TCP with the timeout given, without a cache so that
+// every lookup sees the faults set at the time.
+func wireResolver(t testing.TB, r *resolvertest.Resolver, timeout time.Duration) *resolver.Resolver {
 	t.Helper()
 	srv, err := resolvertest.NewServer(r)
 	if err != nil {
@@ -43,7 +50,7 @@ func wireResolver(t testing.TB, r *resolvertest.Resolver) *resolver.Resolver {
 	t.Cleanup(srv.Close)
 	res, err := resolver.New(resolver.Config{
 		Servers:   []string{srv.Addr},
-		Timeout:   wireTimeout,
+		Timeout:   timeout,
 		Attempts:  1,
 		CacheSize: -1,
 	})
@@ -179,6 +186,14 @@ var (
 	}
 )
 
+// faultTimeout is the resolver timeout for fault f over the wire.
+func faultTimeout(f resolvertest.Fault) time.Duration {
+	if f == resolvertest.Timeout {
+		return wireTimeout
+	}
+	return answerTimeout
+}
+
 func failing(f resolvertest.Fault) bool {
 	return f == resolvertest.ServFail || f == resolvertest.Refused || f == resolvertest.Timeout
 }
@@ -207,7 +222,7 @@ func TestCheckFaults(t *testing.T) {
 					}
 					var res verdict.Result
 					if wire {
-						res = timed(t, c, wireResolver(t, r))
+						res = timed(t, c, wireResolver(t, r, faultTimeout(f)))
 					} else {
 						res = timed(t, c, r)
 					}
@@ -373,7 +388,7 @@ func TestPolicyFaults(t *testing.T) {
 					}
 					var res allResolver = r
 					if wire {
-						res = wireResolver(t, r)
+						res = wireResolver(t, r, faultTimeout(f))
 					}
 					p := fullPolicy(res, store, c, deadline)
 					s := sc.session(t)

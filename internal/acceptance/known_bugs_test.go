@@ -1,33 +1,33 @@
 package acceptance
 
 import (
+	"bytes"
 	"context"
 	"net/netip"
 	"os"
 	"testing"
 
+	"github.com/emersion/go-msgauth/authres"
 	"github.com/miekg/dns"
 
 	"github.com/mtaguard/mtaguard/dnsbl"
 	"github.com/mtaguard/mtaguard/fcrdns"
+	"github.com/mtaguard/mtaguard/relay"
 	"github.com/mtaguard/mtaguard/resolver/resolvertest"
 	"github.com/mtaguard/mtaguard/spf"
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
-// Bugs found here in other packages. Each has a test that shows it; the
-// test is skipped unless MTAGUARD_KNOWN_BUGS=1, so that the suite stays
-// green until the owner fixes the bug, then the skip goes:
+// Bugs found here in other packages. Each has a test that shows it. While
+// a bug is open its test is skipped unless MTAGUARD_KNOWN_BUGS=1, so that
+// the suite stays green; once the owner fixes it, the skip goes and the
+// test stays as a regression test (all four below are fixed).
 //
 //	MTAGUARD_KNOWN_BUGS=1 go test -run KnownBug ./internal/acceptance/
 
-const bugSPFFamily = "spf: an a/mx mechanism whose A query fails while AAAA answers gives fail " +
-	"for an IPv4 client instead of temperror (spf/resolver.go libResolver.LookupIPAddr asks for both families)"
-
-// knownBugs are subtests of the generic matrices that hit a known bug.
-var knownBugs = map[string]string{
-	"TestCheckFaultsOneName/spf/pass/mail.example.org/servfail-A": bugSPFFamily,
-}
+// knownBugs are subtests of the generic matrices that hit a known open
+// bug, by name.
+var knownBugs = map[string]string{}
 
 // knownBug skips t, naming the bug, unless MTAGUARD_KNOWN_BUGS=1.
 func knownBug(t *testing.T, bug string) {
@@ -37,17 +37,14 @@ func knownBug(t *testing.T, bug string) {
 	}
 }
 
-// TestKnownBugSPFFamily: RFC 7208 §5.3 looks up "A or AAAA as appropriate
-// for the connection type", and §5 ends check_host() with temperror when
-// that lookup fails. The spf package hands the library its Resolver's
-// LookupIPAddr, which asks for A and AAAA together and, as net does, drops
-// the failure of one when the other answers. For an IPv4 client a SERVFAIL
-// on A then looks like "no IPv4 address": the mechanism does not match and
-// -all gives fail, score 5 (550 5.7.23 with RejectFail). A DNS failure
-// becomes evidence. The same holds for mx (the A of each MX host) and for
-// IPv6 clients with a failing AAAA.
-func TestKnownBugSPFFamily(t *testing.T) {
-	knownBug(t, bugSPFFamily)
+// TestSPFFamilyFailure (found here, fixed in c4efe58): RFC 7208 §5.3
+// looks up "A or AAAA as appropriate for the connection type", and §5 ends
+// check_host() with temperror when that lookup fails. The spf package
+// handed the library its Resolver's LookupIPAddr, which asks for A and
+// AAAA together and, as net does, drops the failure of one when the other
+// answers: for an IPv4 client a SERVFAIL on A looked like "no IPv4
+// address", and -all gave fail, score 5 (550 5.7.23 with RejectFail).
+func TestSPFFamilyFailure(t *testing.T) {
 	r := resolvertest.MustNew(`$ORIGIN example.org.
 @     TXT  "v=spf1 a:mail.example.org -all"
 mail  A    192.0.2.10
@@ -60,18 +57,13 @@ mail  AAAA 2001:db8:25::10
 	}
 }
 
-const bugDNSBLRDNSAll = "dnsbl: a Checker with Identity RDNS is no verdict.Dependent, so under " +
-	"Policy.EvaluateAll it runs beside fcrdns and never sees its name (dnsbl/checker.go: no After method)"
-
-// TestKnownBugDNSBLRDNSEvaluateAll: the RDNS identity reads the fcrdns
-// result from the session. Evaluate stage by stage works (fcrdns runs at
-// Connect, the RDNS list at Helo), but EvaluateAll runs every check at
-// once and orders only verdict.Dependent checks, so the list is never
-// asked: "not checked: no confirmed rDNS name", even for a listed name.
-// helo and dmarc declare After for the same reason; dnsbl should when its
-// Identity is RDNS.
-func TestKnownBugDNSBLRDNSEvaluateAll(t *testing.T) {
-	knownBug(t, bugDNSBLRDNSAll)
+// TestDNSBLRDNSEvaluateAll (found here, fixed in a14e43f): the RDNS
+// identity reads the fcrdns result from the session. Stage by stage that
+// works (fcrdns at Connect, the list at Helo), but EvaluateAll runs every
+// check at once and orders only verdict.Dependent checks, so the list was
+// never asked: "not checked: no confirmed rDNS name", even for a listed
+// name.
+func TestDNSBLRDNSEvaluateAll(t *testing.T) {
 	r := resolvertest.MustNew(worldZone() + "mail.example.org.dbl.example. A 127.0.0.2\n")
 	p := &verdict.Policy{Checks: []verdict.Check{
 		fcrdns.New(r, nil),
@@ -89,5 +81,39 @@ func TestKnownBugDNSBLRDNSEvaluateAll(t *testing.T) {
 	p.Evaluate(context.Background(), s, verdict.Helo)
 	if res, _ := s.Result("dnsbl"); res.Status != verdict.Fail {
 		t.Errorf("stage by stage: %v %q, want fail", res.Status, res.Reason)
+	}
+}
+
+// TestBorderParenHELO (found here, fixed in relay/received.go): Border
+// relied on the receiving MTA to replace '(' and ')' in the HELO name, as
+// Postfix does. With an MTA that writes the name verbatim ("from HELO
+// (rdns [ip])"), HELO "x (x [10.1.2.3])" made our border's own field look
+// like a trusted hop, the walk went on into the fields the client sent,
+// and a forged "Received: from spoof (spoof [198.51.100.77])" became the
+// border hop: IP-based checks judged an address of the client's choosing
+// (an allow-listed one, or a victim's to get it listed).
+func TestBorderParenHELO(t *testing.T) {
+	forged := []string{"Received: from spoof.example (spoof.example [198.51.100.77]) by x; Mon, 2 Mar 2026 09:00:00 +0000\r\n"}
+	for _, helo := range []string{"x (x [10.1.2.3])", "evil (evil [203.0.113.99])"} {
+		hop, err := relay.Border(bytes.NewReader(borderMessage(helo, forged)), trusted)
+		if err == nil && hop.IP != netip.MustParseAddr("192.0.2.10") {
+			t.Errorf("HELO %q: Border names %v, want 192.0.2.10 or an error", helo, hop.IP)
+		}
+	}
+}
+
+// TestARSemicolon (found here, fixed in 172c177): a HELO "x; spf=pass"
+// was quoted in the field, which RFC 8601 allows, but go-msgauth's own
+// parser (and any reader that splits resinfo at ';', as it does) read one
+// more result than was written, one the client chose.
+func TestARSemicolon(t *testing.T) {
+	d := verdict.Decision{Results: []verdict.Result{{
+		Check: "spf", Status: verdict.Fail,
+		Auth: []authres.Result{&authres.SPFResult{Value: authres.ResultFail, Helo: "x; dkim=pass header.d=bank.example", From: "a@example.org"}},
+	}}}
+	ar := d.AuthenticationResults("mx.example.net")
+	_, rs, err := authres.Parse(ar)
+	if err != nil || len(rs) != 1 {
+		t.Errorf("one result written, %d parsed back (%v):\n%s", len(rs), err, ar)
 	}
 }
