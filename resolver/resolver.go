@@ -142,6 +142,8 @@ type Stats struct {
 	Queries   uint64 // queries sent upstream (one per lookup that missed, retries not counted)
 	Sent      uint64 // DNS messages sent over the wire, retries and TCP fallbacks included
 	Failures  uint64 // queries that ended in a timeout, SERVFAIL, REFUSED or other error
+
+	CacheEntries int // answers in the cache now, expired ones not yet evicted included; at most Config.CacheSize
 }
 
 type counters struct {
@@ -157,7 +159,16 @@ func (r *Resolver) Stats() Stats {
 		Queries:   r.stats.queries.Load(),
 		Sent:      r.stats.sent.Load(),
 		Failures:  r.stats.failures.Load(),
+
+		CacheEntries: r.cacheLen(),
 	}
+}
+
+func (r *Resolver) cacheLen() int {
+	if r.cache == nil {
+		return 0
+	}
+	return r.cache.len()
 }
 
 // call is a query in flight that identical lookups wait for.

@@ -85,6 +85,9 @@ func TestResolverCacheBound(t *testing.T) {
 	if hits == 0 {
 		t.Errorf("no cache hit at all: the test shows nothing")
 	}
+	if st.CacheEntries > size || st.CacheEntries < size/2 {
+		t.Errorf("%d cache entries after %d names; bound %d", st.CacheEntries, n, size)
+	}
 	if st.Lookups != uint64(n) || st.Queries != uint64(n) {
 		t.Errorf("stats %+v, want %d lookups and queries", st, n)
 	}
