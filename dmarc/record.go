@@ -3,6 +3,7 @@ package dmarc
 import (
 	"context"
 	"errors"
+	"github.com/mtaguard/mtaguard/internal/dnserr"
 	"net"
 	"net/url"
 	"regexp"
@@ -210,20 +211,15 @@ func exists(ctx context.Context, r Resolver, domain string) (bool, error) {
 	if err == nil && len(mx) > 0 {
 		return true, nil
 	}
-	if err != nil && !notFound(err) {
+	if err != nil && !dnserr.NotFound(err) {
 		return false, err
 	}
 	ips, err := r.LookupNetIP(ctx, "ip", domain)
 	if err == nil && len(ips) > 0 {
 		return true, nil
 	}
-	if err != nil && !notFound(err) {
+	if err != nil && !dnserr.NotFound(err) {
 		return false, err
 	}
 	return false, nil
-}
-
-func notFound(err error) bool {
-	var de *net.DNSError
-	return errors.As(err, &de) && de.IsNotFound
 }

@@ -35,7 +35,7 @@ package dnsbl
 import (
 	"context"
 	"errors"
-	"net"
+	"github.com/mtaguard/mtaguard/internal/dnserr"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -222,7 +222,7 @@ func lookup(ctx context.Context, r Resolver, q *query, lists []List, timeout tim
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	answers, err := r.LookupNetIP(ctx, "ip4", q.name)
-	if err != nil && !isNotFound(err) {
+	if err != nil && !dnserr.NotFound(err) {
 		q.err = err
 		return
 	}
@@ -269,7 +269,7 @@ func summarize(res verdict.Result, subject string, lists []List, zones []string,
 			// Lists sharing a zone share its failure: report it once.
 			if !contains(failedZones, zone) {
 				failedZones = append(failedZones, zone)
-				parts = append(parts, zone+" lookup failed ("+errText(o.err)+")")
+				parts = append(parts, zone+" lookup failed ("+dnserr.Reason(o.err)+")")
 			}
 		case o.kind == errorCode || o.kind == invalid:
 			if failed == nil {
@@ -342,21 +342,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func isNotFound(err error) bool {
-	var de *net.DNSError
-	return errors.As(err, &de) && de.IsNotFound
-}
-
-// errText is a DNS error for a Reason: the resolver's words without the
-// name it repeats.
-func errText(err error) string {
-	var de *net.DNSError
-	if errors.As(err, &de) {
-		return verdict.Printable(de.Err)
-	}
-	return verdict.Printable(err.Error())
 }
 
 // reverse returns the labels under which lists hold ip: its IPv4 octets

@@ -3,6 +3,7 @@ package dnsbl
 import (
 	"context"
 	"fmt"
+	"github.com/mtaguard/mtaguard/internal/dnserr"
 
 	"github.com/mtaguard/mtaguard/internal/dnsname"
 )
@@ -39,7 +40,7 @@ func test(ctx context.Context, r Resolver, l List, yes, no string) error {
 		ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
 		answers, err := r.LookupNetIP(ctx, "ip4", name)
 		cancel()
-		if err != nil && !isNotFound(err) {
+		if err != nil && !dnserr.NotFound(err) {
 			return fmt.Errorf("dnsbl: %s: test point %s: %w", zone, point.label, err)
 		}
 		codes, bad, kind := l.evaluate(answers)

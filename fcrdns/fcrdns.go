@@ -16,6 +16,7 @@ package fcrdns
 import (
 	"context"
 	"errors"
+	"github.com/mtaguard/mtaguard/internal/dnserr"
 	"net"
 	"net/netip"
 	"strings"
@@ -105,12 +106,12 @@ func check(ctx context.Context, r Resolver, ip netip.Addr, o *Options) verdict.R
 	// net.Resolver returns the well-formed names together with an error
 	// when some PTR records hold malformed ones: the good names still count.
 	if err != nil && len(ptrs) == 0 && !malformed(err) {
-		if isNotFound(err) {
+		if dnserr.NotFound(err) {
 			res.Status, res.Score = verdict.PermError, sc.PermError
 			res.Reason = "no PTR record for " + addr
 		} else {
 			res.Status, res.Score = verdict.TempError, sc.TempError
-			res.Reason = verdict.Printable("DNS error looking up the PTR record of " + addr + ": " + errText(err))
+			res.Reason = verdict.Printable("DNS error looking up the PTR record of " + addr + ": " + dnserr.Reason(err))
 			res.Err = err
 		}
 		res.Auth = auth(res.Status, addr)
@@ -142,7 +143,7 @@ func check(ctx context.Context, r Resolver, ip netip.Addr, o *Options) verdict.R
 		}
 	case ferr != nil:
 		res.Status, res.Score, res.Err = verdict.TempError, sc.TempError, ferr
-		res.Reason = "DNS error confirming the PTR names of " + addr + ": " + errText(ferr)
+		res.Reason = "DNS error confirming the PTR names of " + addr + ": " + dnserr.Reason(ferr)
 	default:
 		res.Status, res.Score = verdict.Fail, sc.Fail
 		res.Reason = "no PTR name of " + addr + " resolves back to it (" + nameList(names) + ")"
@@ -231,7 +232,7 @@ func forward(ctx context.Context, r Resolver, network, name string, ip netip.Add
 			return name, nil
 		}
 	}
-	if err != nil && !isNotFound(err) {
+	if err != nil && !dnserr.NotFound(err) {
 		return "", err
 	}
 	return "", nil
@@ -255,21 +256,6 @@ func auth(s verdict.Status, addr string) []authres.Result {
 func malformed(err error) bool {
 	var de *net.DNSError
 	return errors.As(err, &de) && de.Err == "DNS response contained records which contain invalid names"
-}
-
-func isNotFound(err error) bool {
-	var de *net.DNSError
-	return errors.As(err, &de) && de.IsNotFound
-}
-
-// errText is a DNS error for a Reason: the resolver's words without the
-// name it repeats.
-func errText(err error) string {
-	var de *net.DNSError
-	if errors.As(err, &de) {
-		return verdict.Printable(de.Err)
-	}
-	return verdict.Printable(err.Error())
 }
 
 // nameList lists a few names for a Reason.

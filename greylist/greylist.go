@@ -3,6 +3,7 @@ package greylist
 import (
 	"context"
 	"errors"
+	"github.com/mtaguard/mtaguard/internal/netset"
 	"net/netip"
 	"strconv"
 	"time"
@@ -99,7 +100,7 @@ type settings struct {
 	rules      Rules
 	bits4      int
 	bits6      int
-	trusted    []netip.Prefix
+	trusted    netset.Set
 	failClosed bool
 	scores     Scores
 }
@@ -129,7 +130,7 @@ func resolve(o *Options) settings {
 		s.rules.AutoAllow = 0
 	}
 	if len(o.TrustedNets) > 0 {
-		s.trusted = unmapPrefixes(o.TrustedNets)
+		s.trusted = netset.New(o.TrustedNets)
 	}
 	if o.Scores != nil {
 		s.scores = *o.Scores
@@ -176,7 +177,7 @@ func (s *settings) check(ctx context.Context, st Store, t Triplet, now time.Time
 	switch {
 	case !ip.IsValid():
 		return result(verdict.None, 0, "no client address, not greylisted")
-	case inNets(s.trusted, ip):
+	case s.trusted.Contains(ip):
 		return result(verdict.None, 0, "trusted network, not greylisted")
 	case st == nil:
 		return s.storeFailed(errNoStore)
@@ -251,28 +252,4 @@ func (c *checker) Check(ctx context.Context, s *verdict.Session) verdict.Result 
 		return result(verdict.None, 0, "exempt, not greylisted")
 	}
 	return c.s.check(ctx, c.st, Triplet{IP: s.IP, From: s.MailFrom, Rcpt: s.Rcpt}, c.now())
-}
-
-// unmapPrefixes returns nets with IPv4-mapped IPv6 prefixes rewritten as
-// the IPv4 prefixes they mean, since clients are compared unmapped.
-func unmapPrefixes(nets []netip.Prefix) []netip.Prefix {
-	out := make([]netip.Prefix, 0, len(nets))
-	for _, n := range nets {
-		if a := n.Addr(); a.Is4In6() && n.Bits() >= 96 {
-			n = netip.PrefixFrom(a.Unmap(), n.Bits()-96)
-		}
-		if n.IsValid() {
-			out = append(out, n.Masked())
-		}
-	}
-	return out
-}
-
-func inNets(nets []netip.Prefix, ip netip.Addr) bool {
-	for _, n := range nets {
-		if n.Contains(ip) {
-			return true
-		}
-	}
-	return false
 }

@@ -17,6 +17,8 @@ package helo
 import (
 	"context"
 	"errors"
+	"github.com/mtaguard/mtaguard/internal/dnserr"
+	"github.com/mtaguard/mtaguard/internal/netset"
 	"net"
 	"net/netip"
 	"strings"
@@ -111,7 +113,7 @@ func Check(ctx context.Context, r Resolver, ip netip.Addr, name string, o *Optio
 	}
 	ip = ip.Unmap().WithZone("")
 	res := verdict.Result{Check: "helo"}
-	if trusted(ip, opt.TrustedNets) {
+	if netset.New(opt.TrustedNets).Contains(ip) {
 		res.Reason = "client " + ip.String() + " is in the trusted networks; HELO not checked"
 		return res
 	}
@@ -211,7 +213,7 @@ func resolve(ctx context.Context, r Resolver, name string, ip netip.Addr) dnsFac
 		done   = make(chan struct{})
 		d      dnsFacts
 		errAny = func(err error) {
-			if err != nil && !isNotFound(err) && d.err == nil {
+			if err != nil && !dnserr.NotFound(err) && d.err == nil {
 				d.err = err
 			}
 		}
@@ -281,20 +283,6 @@ func privateTLD(name string) bool {
 		return true
 	}
 	return false
-}
-
-func trusted(ip netip.Addr, nets []netip.Prefix) bool {
-	for _, p := range nets {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
-
-func isNotFound(err error) bool {
-	var de *net.DNSError
-	return errors.As(err, &de) && de.IsNotFound
 }
 
 // findings collects the sub-checks that fired.

@@ -288,3 +288,16 @@ func TestPrefetch(t *testing.T) {
 		t.Errorf("%d queries for names that are not looked up", r.TotalQueries())
 	}
 }
+
+// TestTrustedMappedPrefix: trusted networks written IPv4-mapped match the
+// IPv4 client they mean, as in relay and greylist.
+func TestTrustedMappedPrefix(t *testing.T) {
+	r := resolvertest.MustNew("")
+	o := &helo.Options{TrustedNets: []netip.Prefix{netip.MustParsePrefix("::ffff:203.0.113.0/120")}}
+	for _, ip := range []string{"203.0.113.5", "::ffff:203.0.113.5"} {
+		res := helo.Check(context.Background(), r, netip.MustParseAddr(ip), "localhost", o)
+		if res.Score > 0 || res.Status == verdict.Fail {
+			t.Errorf("%s: trusted client scored %v %v (%s)", ip, res.Status, res.Score, res.Reason)
+		}
+	}
+}

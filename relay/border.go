@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/mtaguard/mtaguard/internal/netset"
 	"io"
 	"net/netip"
 	"strings"
@@ -87,8 +88,8 @@ type Hop struct {
 // another error when the header cannot be read before one is found; the
 // caller then keeps the session's own IP address.
 func Border(message io.Reader, trusted []netip.Prefix) (Hop, error) {
-	nets := unmapPrefixes(trusted)
-	ours := func(ip netip.Addr) bool { return ip.IsLoopback() || inNets(nets, ip) }
+	nets := netset.New(trusted)
+	ours := func(ip netip.Addr) bool { return ip.IsLoopback() || nets.Contains(ip) }
 	h := headerReader{r: bufio.NewReader(io.LimitReader(message, maxHeaderBytes+1))}
 	for n := 0; ; n++ {
 		name, value, err := h.next()

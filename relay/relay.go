@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"github.com/mtaguard/mtaguard/internal/netset"
 	"net/netip"
 	"strings"
 
@@ -123,7 +124,7 @@ func (c *checker) Check(ctx context.Context, s *verdict.Session) verdict.Result 
 // rules is a Policy with its domains normalised into sets.
 type rules struct {
 	local, relay domains
-	trusted      []netip.Prefix
+	trusted      netset.Set
 	requireAuth  bool
 	tlsAuthOnly  bool
 	senderLogin  func(user, sender string) bool
@@ -144,7 +145,7 @@ func compile(p *Policy) *rules {
 	return &rules{
 		local:       compileDomains(p.LocalDomains),
 		relay:       compileDomains(p.RelayDomains),
-		trusted:     unmapPrefixes(p.TrustedNets),
+		trusted:     netset.New(p.TrustedNets),
 		requireAuth: p.RequireAuth,
 		tlsAuthOnly: p.TLSAuthOnly,
 		senderLogin: p.SenderLogin,
@@ -195,34 +196,8 @@ func (d domains) contains(a address) bool {
 	return false
 }
 
-// unmapPrefixes returns nets with IPv4-mapped IPv6 prefixes
-// (::ffff:192.0.2.0/120) rewritten as the IPv4 prefixes they mean, so that
-// they match the unmapped client addresses Check compares with them.
-func unmapPrefixes(nets []netip.Prefix) []netip.Prefix {
-	out := make([]netip.Prefix, 0, len(nets))
-	for _, n := range nets {
-		if a := n.Addr(); a.Is4In6() && n.Bits() >= 96 {
-			n = netip.PrefixFrom(a.Unmap(), n.Bits()-96)
-		}
-		if n.IsValid() {
-			out = append(out, n.Masked())
-		}
-	}
-	return out
-}
-
-func inNets(nets []netip.Prefix, ip netip.Addr) bool {
-	ip = ip.Unmap().WithZone("")
-	for _, n := range nets {
-		if n.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
-
 func (r *rules) check(e Envelope) verdict.Result {
-	trusted := e.IP.IsValid() && inNets(r.trusted, e.IP)
+	trusted := e.IP.IsValid() && r.trusted.Contains(e.IP)
 	authed := e.AuthUser != "" && (e.TLS || !r.tlsAuthOnly)
 
 	if r.requireAuth && !authed && !trusted {

@@ -3,6 +3,7 @@ package spf
 import (
 	"context"
 	"errors"
+	"github.com/mtaguard/mtaguard/internal/dnserr"
 	"net"
 	"net/netip"
 	"strings"
@@ -185,9 +186,9 @@ func (a *libResolver) LookupIPAddr(ctx context.Context, host string) ([]net.IPAd
 	if a.env.ip.Unmap().Is6() {
 		ips6, err6 := a.r.LookupNetIP(ctx, "ip6", host)
 		switch {
-		case err6 != nil && !notFound(err6):
+		case err6 != nil && !dnserr.NotFound(err6):
 			err = err6
-		case err != nil && !notFound(err):
+		case err != nil && !dnserr.NotFound(err):
 		case len(ips6) > 0:
 			ips, err = append(ips6, ips...), nil
 		}

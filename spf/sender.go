@@ -2,7 +2,7 @@ package spf
 
 import (
 	"context"
-	"errors"
+	"github.com/mtaguard/mtaguard/internal/dnserr"
 	"net"
 	"strings"
 
@@ -78,7 +78,7 @@ func CheckSenderDomain(ctx context.Context, r Resolver, mailFrom string, o *Send
 	res.Domain = name
 
 	mxs, err := r.LookupMX(ctx, name)
-	if err != nil && len(mxs) == 0 && !notFound(err) {
+	if err != nil && len(mxs) == 0 && !dnserr.NotFound(err) {
 		return senderTempError(res, err)
 	}
 	if len(mxs) > 0 {
@@ -96,7 +96,7 @@ func CheckSenderDomain(ctx context.Context, r Resolver, mailFrom string, o *Send
 	}
 	// No MX: the domain's addresses are its implicit MX (RFC 5321 §5.1).
 	ips, err := r.LookupNetIP(ctx, "ip", name)
-	if err != nil && !notFound(err) {
+	if err != nil && !dnserr.NotFound(err) {
 		return senderTempError(res, err)
 	}
 	if len(ips) > 0 {
@@ -117,11 +117,6 @@ func isNullMX(mxs []*net.MX) bool {
 		}
 	}
 	return true
-}
-
-func notFound(err error) bool {
-	var de *net.DNSError
-	return errors.As(err, &de) && de.IsNotFound
 }
 
 func unknownSender(res verdict.Result, o SenderOptions, reason string) verdict.Result {
