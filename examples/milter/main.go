@@ -19,18 +19,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/emersion/go-milter"
 
 	"github.com/mtaguard/mtaguard/examples/internal/flagpolicy"
+	"github.com/mtaguard/mtaguard/examples/internal/socket"
 )
 
 func main() {
@@ -76,7 +74,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		MaxMessageBytes: *maxSize,
 		Logger:          logger,
 	}
-	ln, err := listenSocket(*listen, *mode)
+	ln, err := socket.Listen(*listen, *mode)
 	if err != nil {
 		return err
 	}
@@ -92,33 +90,4 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		return err
 	}
 	return nil
-}
-
-// listenSocket listens on "unix:/path" (removing a stale socket left by an
-// earlier run) or on a TCP "host:port", with or without Postfix's "inet:".
-func listenSocket(addr, mode string) (net.Listener, error) {
-	path, ok := strings.CutPrefix(addr, "unix:")
-	if !ok {
-		return net.Listen("tcp", strings.TrimPrefix(addr, "inet:"))
-	}
-	perm, err := strconv.ParseUint(mode, 8, 32)
-	if err != nil || perm > 0o777 {
-		return nil, fmt.Errorf("bad -socket-mode %q", mode)
-	}
-	if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() == fs.ModeSocket {
-		if c, err := net.Dial("unix", path); err == nil {
-			c.Close()
-			return nil, fmt.Errorf("%s: another server is listening there", path)
-		}
-		os.Remove(path)
-	}
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(path, fs.FileMode(perm)); err != nil {
-		ln.Close()
-		return nil, err
-	}
-	return ln, nil
 }

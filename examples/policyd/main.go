@@ -16,16 +16,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/mtaguard/mtaguard/examples/internal/flagpolicy"
+	"github.com/mtaguard/mtaguard/examples/internal/socket"
 )
 
 func main() {
@@ -74,7 +72,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if *authres {
 		srv.AuthservID = pc.Hostname
 	}
-	ln, err := listenSocket(*listen, *mode)
+	ln, err := socket.Listen(*listen, *mode)
 	if err != nil {
 		return err
 	}
@@ -89,33 +87,4 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		return err
 	}
 	return nil
-}
-
-// listenSocket listens on "unix:/path" (removing a stale socket left by an
-// earlier run) or on a TCP "host:port", with or without Postfix's "inet:".
-func listenSocket(addr, mode string) (net.Listener, error) {
-	path, ok := strings.CutPrefix(addr, "unix:")
-	if !ok {
-		return net.Listen("tcp", strings.TrimPrefix(addr, "inet:"))
-	}
-	perm, err := strconv.ParseUint(mode, 8, 32)
-	if err != nil || perm > 0o777 {
-		return nil, fmt.Errorf("bad -socket-mode %q", mode)
-	}
-	if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() == fs.ModeSocket {
-		if c, err := net.Dial("unix", path); err == nil {
-			c.Close()
-			return nil, fmt.Errorf("%s: another server is listening there", path)
-		}
-		os.Remove(path)
-	}
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(path, fs.FileMode(perm)); err != nil {
-		ln.Close()
-		return nil, err
-	}
-	return ln, nil
 }
