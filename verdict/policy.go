@@ -117,6 +117,18 @@ func (p *Policy) EvaluateAll(ctx context.Context, s *Session) Decision {
 	return p.decide(s, Data)
 }
 
+// Prefetch starts, without waiting, the Prefetch of every check of p that
+// is a Prefetcher, with the facts s holds now. Evaluate and EvaluateAll do
+// it themselves for later stages; an SMTP server calls Prefetch when it
+// learns a fact between stages, above all when it has read the header
+// section of a message whose body is still arriving (s.Message holding the
+// header alone): dkim then fetches the signers' keys, and dmarc the From
+// domain's records, while the body is transferred, so that the Data stage
+// finds them cached.
+func (p *Policy) Prefetch(ctx context.Context, s *Session) {
+	p.prefetch(ctx, s, func(Check) bool { return true })
+}
+
 // prefetch starts, without waiting, the Prefetch of every check that
 // wants it.
 func (p *Policy) prefetch(ctx context.Context, s *Session, want func(Check) bool) {

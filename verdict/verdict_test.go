@@ -445,3 +445,17 @@ func TestAuthenticationResultsSemicolon(t *testing.T) {
 		t.Errorf("client text kept a delimiter: %s", ar)
 	}
 }
+
+func TestPolicyPrefetch(t *testing.T) {
+	pf := prefetcher{fake: fake{name: "dkim", stage: verdict.Data}, seen: make(chan string, 1)}
+	p := &verdict.Policy{Checks: []verdict.Check{pf, fake{name: "other", stage: verdict.Data}}}
+	p.Prefetch(context.Background(), &verdict.Session{MailFrom: "a@example.org", Message: []byte("From: a@example.org\r\n\r\n")})
+	select {
+	case got := <-pf.seen:
+		if got != "a@example.org" {
+			t.Errorf("prefetch saw %q", got)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("Policy.Prefetch did not call the check's Prefetch")
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -154,7 +155,14 @@ func (sess *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 }
 
 func (sess *session) Data(r io.Reader) error {
-	msg, err := io.ReadAll(r)
+	// Once the header section is in, let the checks start their lookups
+	// (DKIM keys, the From domain's DMARC records) while the body arrives.
+	early := sess.vs
+	early.Results = nil
+	msg, err := io.ReadAll(&headerWatch{r: r, found: func(h []byte) {
+		early.Message = h
+		sess.srv.Policy.Prefetch(context.Background(), &early)
+	}})
 	if err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
@@ -227,4 +235,47 @@ func remoteIP(c net.Conn) netip.Addr {
 		return ap.Addr().Unmap()
 	}
 	return netip.Addr{}
+}
+
+// headerWatch passes a message through and calls found once with a copy
+// of its header section, as soon as the empty line that ends it has been
+// read. It looks no further than maxWatch bytes.
+type headerWatch struct {
+	r     io.Reader
+	found func(header []byte)
+	buf   []byte
+	done  bool
+}
+
+const maxWatch = 256 << 10
+
+func (w *headerWatch) Read(p []byte) (int, error) {
+	n, err := w.r.Read(p)
+	if !w.done && n > 0 {
+		w.buf = append(w.buf, p[:n]...)
+		if end := headerEnd(w.buf); end >= 0 {
+			w.done = true
+			w.found(w.buf[:end:end])
+		} else if len(w.buf) > maxWatch {
+			w.done, w.buf = true, nil
+		}
+	}
+	return n, err
+}
+
+// headerEnd returns the length of msg's header section with the empty
+// line that ends it, or -1 if that line has not arrived.
+func headerEnd(msg []byte) int {
+	if bytes.HasPrefix(msg, []byte("\r\n")) || bytes.HasPrefix(msg, []byte("\n")) {
+		return bytes.IndexByte(msg, '\n') + 1
+	}
+	i := bytes.Index(msg, []byte("\n\r\n"))
+	j := bytes.Index(msg, []byte("\n\n"))
+	switch {
+	case i >= 0 && (j < 0 || i < j):
+		return i + 3
+	case j >= 0:
+		return j + 2
+	}
+	return -1
 }

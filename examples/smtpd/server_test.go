@@ -476,3 +476,48 @@ func BenchmarkTransaction(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// early is a Data check that records what Prefetch was given.
+type early struct {
+	check
+	seen chan []byte
+}
+
+func (e early) Prefetch(ctx context.Context, s *verdict.Session) {
+	if s.Message != nil {
+		e.seen <- s.Message
+	}
+}
+
+// TestHeaderPrefetch: the checks get the header section to start their
+// lookups before the body is in.
+func TestHeaderPrefetch(t *testing.T) {
+	e := early{check{"dkim", verdict.Data, func(*verdict.Session) verdict.Result { return verdict.Result{} }}, make(chan []byte, 4)}
+	addr, _ := startServer(t, &verdict.Policy{Checks: []verdict.Check{e}})
+	if err := send(addr, "mail.example.org", "alice@example.org", []string{"bob@example.net"}, cleanMessage); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case h := <-e.seen:
+		end := strings.Index(cleanMessage, "\r\n\r\n") + 4
+		if string(h) != cleanMessage[:end] {
+			t.Errorf("prefetched with %q, want the header section %q", h, cleanMessage[:end])
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no prefetch with the header section")
+	}
+}
+
+func TestHeaderEnd(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int
+	}{
+		{"A: b\r\n\r\nbody", 8}, {"A: b\n\nbody", 6}, {"\r\nbody", 2}, {"\nbody", 1},
+		{"A: b\r\n", -1}, {"A: b\r\n C\r\n\r\n", 12}, {"", -1},
+	} {
+		if got := headerEnd([]byte(c.in)); got != c.want {
+			t.Errorf("headerEnd(%q) = %d, want %d", c.in, got, c.want)
+		}
+	}
+}
