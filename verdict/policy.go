@@ -60,7 +60,7 @@ type Decision struct {
 }
 
 // String renders the decision as an SMTP reply line, e.g.
-// "550 5.7.1 Message refused by policy: ...".
+// "554 5.7.1 Relay access denied".
 func (d Decision) String() string {
 	return strconv.Itoa(d.Code) + " " + d.Enhanced + " " + d.Message
 }
@@ -110,7 +110,7 @@ func (p *Policy) EvaluateAll(ctx context.Context, s *Session) Decision {
 			checks = append(checks, c)
 		}
 	}
-	p.prefetch(ctx, s, func(Check) bool { return true })
+	p.Prefetch(ctx, s)
 	if len(checks) > 0 {
 		s.Results = append(s.Results, p.run(ctx, s, checks)...)
 	}
