@@ -76,6 +76,10 @@ func isDMARC(txt string) bool {
 // Any other error, such as a part without "=", a pct= out of range or an
 // unknown alignment mode, makes the record unusable: PermError.
 func parseRecord(txt string) (*record, error) {
+	// The record must open with v=DMARC1, before any empty part (";v=...").
+	if !isDMARC(txt) {
+		return nil, errVersion
+	}
 	type tag struct{ name, value string }
 	var tags []tag
 	seen := map[string]bool{}
