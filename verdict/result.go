@@ -76,6 +76,17 @@ type Session struct {
 	TLS      bool     // TLS in effect
 	Message  []byte   // the raw message, at the Data stage
 	Results  []Result // results of earlier stages (Evaluate appends)
+
+	// SMTPUTF8 and EightBitMIME say what the client declared on MAIL FROM:
+	// the SMTPUTF8 parameter (RFC 6531: UTF-8 addresses and header fields)
+	// and BODY=8BITMIME (RFC 6152: 8-bit body). Without them, 8-bit bytes
+	// in an address or in the message are a protocol violation.
+	SMTPUTF8     bool
+	EightBitMIME bool
+
+	// Rcpts are the recipients accepted so far in the transaction; at the
+	// Data stage, all of them.
+	Rcpts []string
 }
 
 // Result returns the latest result of the named check among the session's
