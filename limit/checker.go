@@ -49,7 +49,7 @@ type Scores struct {
 var DefaultScores = Scores{}
 
 // maxRules bounds the rules of a Checker whose decisions do not allocate.
-const maxRules = 8
+const maxRules = 4
 
 // New returns a Checker that applies o's rules with the counters in st.
 // It copies o: later changes to it have no effect.

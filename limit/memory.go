@@ -30,7 +30,7 @@ type Memory struct {
 
 type shard struct {
 	mu    sync.Mutex
-	m     map[Key]entry
+	m     map[Key]*entry
 	bound int
 }
 
@@ -54,7 +54,7 @@ func NewMemory(maxKeys int) *Memory {
 	}
 	m := &Memory{seed: maphash.MakeSeed()}
 	for i := range m.shards {
-		m.shards[i].m = make(map[Key]entry)
+		m.shards[i].m = make(map[Key]*entry)
 		m.shards[i].bound = max(maxKeys/shards, 1)
 	}
 	return m
@@ -73,17 +73,7 @@ func (m *Memory) Len() int {
 }
 
 func (m *Memory) shard(k *Key) *shard {
-	var h maphash.Hash
-	h.SetSeed(m.seed)
-	h.WriteString(k.Rule)
-	h.WriteByte(byte(k.Counter))
-	if k.Prefix.IsValid() {
-		a := k.Prefix.Addr().As16()
-		h.Write(a[:])
-		h.WriteByte(byte(k.Prefix.Bits()))
-	}
-	h.WriteString(k.Name)
-	return &m.shards[h.Sum64()%shards]
+	return &m.shards[maphash.Comparable(m.seed, *k)%shards]
 }
 
 // Do implements Store.
@@ -99,65 +89,86 @@ func (m *Memory) do(now int64, op *Op) {
 	s := m.shard(&op.Key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, found := s.m[op.Key]
+	e := s.m[op.Key] // one map access on the common path: e is changed in place
 	switch op.Kind {
 	case Take, Peek:
+		var tat int64
+		if e != nil {
+			tat = e.tat
+		}
 		iv, burst := op.Rate.interval()
-		nt, ok, retry, left := gcra(e.tat, now, iv, burst, int64(op.N))
+		nt, ok, retry, left := gcra(tat, now, iv, burst, int64(op.N))
 		op.OK, op.Left, op.Retry = ok, int(left), time.Duration(retry)*time.Microsecond
 		if ok && op.Kind == Take && nt > now {
+			if e == nil {
+				e = s.add(op.Key, now)
+			}
 			e.tat = nt
-			s.put(op.Key, e, found, now)
 		}
 	case Acquire:
 		ttl := max(op.TTL.Microseconds(), 1)
-		live := e.leases[:0]
 		held := false
-		for _, l := range e.leases {
-			if l.expires <= now {
-				continue
-			}
-			if l.name == op.Lease {
-				l.expires, held = now+ttl, true
-			}
-			live = append(live, l)
+		if e != nil {
+			held = e.prune(now, op.Lease, now+ttl)
 		}
-		clear(e.leases[len(live):])
-		e.leases = live
-		if !held && len(live) < op.Max {
+		if !held && (e == nil || len(e.leases) < op.Max) && op.Max > 0 {
+			if e == nil {
+				e = s.add(op.Key, now)
+			}
 			e.leases = append(e.leases, lease{op.Lease, now + ttl})
 			held = true
 		}
-		op.OK, op.Left = held, len(e.leases)
-		if len(e.leases) > 0 {
-			s.put(op.Key, e, found, now)
-		} else if found {
-			delete(s.m, op.Key)
-		}
-	case Release:
-		live := e.leases[:0]
-		for _, l := range e.leases {
-			if l.expires > now && l.name != op.Lease {
-				live = append(live, l)
+		op.OK = held
+		if e != nil {
+			op.Left = len(e.leases)
+			if len(e.leases) == 0 && e.tat <= now {
+				delete(s.m, op.Key)
 			}
 		}
-		clear(e.leases[len(live):])
-		e.leases = live
-		op.OK, op.Left = true, len(live)
-		if len(live) > 0 {
-			s.m[op.Key] = e
-		} else if found {
+	case Release:
+		op.OK = true
+		if e == nil {
+			return
+		}
+		e.prune(now, op.Lease, -1)
+		op.Left = len(e.leases)
+		if len(e.leases) == 0 && e.tat <= now {
 			delete(s.m, op.Key)
 		}
 	}
 }
 
-// put stores e under k, making room first if k is new and the shard full.
-func (s *shard) put(k Key, e entry, found bool, now int64) {
-	if !found && len(s.m) >= s.bound {
+// prune drops the expired leases and the lease named name if renew < 0;
+// otherwise it renews that lease to expire at renew and reports whether
+// it was held.
+func (e *entry) prune(now int64, name string, renew int64) (held bool) {
+	live := e.leases[:0]
+	for _, l := range e.leases {
+		if l.expires <= now {
+			continue
+		}
+		if l.name == name {
+			if renew < 0 {
+				continue
+			}
+			l.expires, held = renew, true
+		}
+		live = append(live, l)
+	}
+	clear(e.leases[len(live):])
+	e.leases = live
+	return held
+}
+
+// add adds an empty counter for k, making room first if the shard is
+// full.
+func (s *shard) add(k Key, now int64) *entry {
+	if len(s.m) >= s.bound {
 		s.evict(now)
 	}
+	e := &entry{}
 	s.m[k] = e
+	return e
 }
 
 // evict drops the counters that are idle among those a map iteration

@@ -125,10 +125,10 @@ func prefixLen(n, def, most int) int {
 // Key names one counter: a rule and the subject it is kept for. It is
 // comparable, so a Store can use it as a map key.
 type Key struct {
-	Rule    string     // the rule's Name
-	Counter Counter    // the rule's Counter
+	Rule    string       // the rule's Name
+	Counter Counter      // the rule's Counter
 	Prefix  netip.Prefix // Client: the client's network at the rule's prefix length
-	Name    string     // User, Sender, RecipientDomain: the subject, lower-cased
+	Name    string       // User, Sender, RecipientDomain: the subject, lower-cased
 }
 
 // key returns the rule's key for the facts, and false when the facts have
