@@ -36,7 +36,7 @@ func nonSMTP(line []byte) bool {
 // offers no PIPELINING, answers every recipient with 450 4.3.2 (550 5.5.1
 // if a test failed that enforce lists), and at the end caches the passes.
 // The connection is closed afterwards: the client passes at its next one.
-func (l *Listener) dialogue(c *Conn, br *bufio.Reader, enforce Test) {
+func (l *Listener) dialogue(c *Conn, br *bufio.Reader, enforce, greet Test, talked bool) {
 	raw := c.Conn
 	if l.reply(raw, "220 "+l.banner+"\r\n") != nil {
 		return
@@ -44,7 +44,7 @@ func (l *Listener) dialogue(c *Conn, br *bufio.Reader, enforce Test) {
 	rcpt := false
 	var found Test // deep findings of this dialogue
 	finish := func(why string) {
-		l.deepResult(c, found, enforce, rcpt, why)
+		l.deepResult(c, found, enforce, greet, talked, rcpt, why)
 	}
 	for n := 0; ; n++ {
 		if n == l.cmdLimit {
@@ -147,21 +147,21 @@ func pipelined(raw net.Conn, br *bufio.Reader) bool {
 	return err == nil
 }
 
-// deepResult caches the deep tests the client passed. A client passes a
-// test it did not fail, or failed with Ignore (then the finding is noted),
-// provided it reached RCPT: a client that leaves earlier has not shown
-// what a mail server does when it is told to come back.
-func (l *Listener) deepResult(c *Conn, found, enforce Test, rcpt bool, why string) {
-	deep := l.enabled & DeepTests
-	pass := deep &^ enforce
-	if !rcpt || pass == 0 {
-		l.logf(c, "deep tests not passed", slog.String("end", why))
+// deepResult caches the tests the client passed, as postscreen does:
+// nothing if it failed a test (a pregreet, or a deep test the Options
+// enforce); otherwise the pregreet pass (greet) and, provided it reached
+// RCPT, the deep tests, noting the failures the Options ignore. A client
+// that leaves before RCPT has not shown what a mail server does when it
+// is told to come back.
+func (l *Listener) deepResult(c *Conn, found, enforce, greet Test, talked, rcpt bool, why string) {
+	if talked || enforce != 0 {
+		l.logf(c, "tests failed", slog.String("end", why))
 		return
 	}
-	now := l.now()
-	if err := l.cache.Pass(l.ctx, c.client.Addr(), pass, found&pass, now.Add(l.deepTTL), now); err != nil {
-		l.logf(c, "cache update failed", slog.String("err", err.Error()))
-		return
+	var deep Test
+	if rcpt {
+		deep = l.enabled & DeepTests
 	}
-	l.logf(c, "deep tests passed", slog.String("end", why), slog.String("passed", pass.String()))
+	l.remember(c, greet, deep, found, l.deepTTL)
+	l.logf(c, "screened", slog.String("end", why), slog.String("passed", (greet|deep).String()))
 }

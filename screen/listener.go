@@ -313,7 +313,6 @@ func (l *Listener) screen(raw net.Conn) {
 	if !ok {
 		return
 	}
-	now = l.now()
 	var enforce Test
 	if talked {
 		c.findings |= Pregreet
@@ -325,21 +324,43 @@ func (l *Listener) screen(raw net.Conn) {
 		case Enforce:
 			enforce |= Pregreet
 		}
-	} else if todo&Pregreet != 0 {
-		if err := l.cache.Pass(l.ctx, ip, Pregreet, 0, now.Add(l.greetTTL), now); err != nil {
-			l.logf(c, "cache update failed", slog.String("err", err.Error()))
-		}
+	}
+	// greet is the pregreet pass to remember, as postscreen does, only
+	// if no test fails in this connection.
+	var greet Test
+	if todo&Pregreet != 0 && !talked {
+		greet = Pregreet
 	}
 	if allowed && !talked {
 		c.how = "allow list"
+		l.remember(c, greet, 0, 0, l.greetTTL)
 		handed = l.hand(c)
 		return
 	}
 	if todo&DeepTests == 0 && enforce == 0 {
+		l.remember(c, greet, 0, 0, l.greetTTL)
 		handed = l.hand(c)
 		return
 	}
-	l.dialogue(c, br, enforce)
+	l.dialogue(c, br, enforce, greet, talked)
+}
+
+// remember records in the cache that c passed tests (noting noted) for
+// ttl, and greet for GreetTTL.
+func (l *Listener) remember(c *Conn, greet, tests, noted Test, ttl time.Duration) {
+	now := l.now()
+	for _, p := range [...]struct {
+		t   Test
+		ttl time.Duration
+	}{{greet, l.greetTTL}, {tests, ttl}} {
+		if p.t == 0 {
+			continue
+		}
+		if err := l.cache.Pass(l.ctx, c.client.Addr(), p.t, noted&p.t, now.Add(p.ttl), now); err != nil {
+			l.logf(c, "cache update failed", slog.String("err", err.Error()))
+			return
+		}
+	}
 }
 
 // pause sends the "220-" banner and waits GreetWait for the client to

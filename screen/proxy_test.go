@@ -55,10 +55,10 @@ func TestReadProxyHeader(t *testing.T) {
 		{in: "PROXY " + strings.Repeat("x", 200) + "\r\n", err: true},
 		{in: "EHLO x\r\n", err: true},
 		{in: "", err: true},
-		{in: string(v2(1, 0x12, make([]byte, 12))), err: true}, // UDP
+		{in: string(v2(1, 0x12, make([]byte, 12))), err: true},  // UDP
 		{in: string(v2(1, 0x31, make([]byte, 216))), err: true}, // UNIX
-		{in: string(v2(2, 0x11, make([]byte, 12))), err: true}, // unknown command
-		{in: string(v2(1, 0x11, make([]byte, 11))), err: true}, // short
+		{in: string(v2(2, 0x11, make([]byte, 12))), err: true},  // unknown command
+		{in: string(v2(1, 0x11, make([]byte, 11))), err: true},  // short
 		{in: string(v2(1, 0x21, make([]byte, 35))), err: true},
 		{in: string(v2tcp4("192.0.2.1", "198.51.100.2", 1, 25, nil)[:20]), err: true},
 		{in: string(append(v2(1, 0x11, nil)[:14], 0xff, 0xff)), err: true}, // too long
