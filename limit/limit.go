@@ -95,7 +95,9 @@ func gcra(tat, now, interval, burst, n int64) (newTAT int64, ok bool, retry, lef
 	tau := burst * interval
 	nt := tat + n*interval
 	if nt-now > tau {
-		return tat, false, nt - tau - now, (now + tau - tat) / interval
+		// left can only be negative when the rate changed to a smaller
+		// burst since the counter was last used.
+		return tat, false, nt - tau - now, max(now+tau-tat, 0) / interval
 	}
 	left = (now + tau - nt) / interval
 	if left == 0 {

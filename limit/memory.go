@@ -30,13 +30,14 @@ type Memory struct {
 
 type shard struct {
 	mu    sync.Mutex
-	m     map[Key]*entry
+	m     map[uint64]*entry // by the key's keyed hash; see find
 	bound int
 }
 
 // entry is one counter: a rate counter's theoretical arrival time, or a
 // concurrency counter's leases. Times in microseconds.
 type entry struct {
+	key    Key
 	tat    int64
 	leases []lease
 }
@@ -54,7 +55,7 @@ func NewMemory(maxKeys int) *Memory {
 	}
 	m := &Memory{seed: maphash.MakeSeed()}
 	for i := range m.shards {
-		m.shards[i].m = make(map[Key]*entry)
+		m.shards[i].m = make(map[uint64]*entry)
 		m.shards[i].bound = max(maxKeys/shards, 1)
 	}
 	return m
@@ -72,8 +73,24 @@ func (m *Memory) Len() int {
 	return n
 }
 
-func (m *Memory) shard(k *Key) *shard {
-	return &m.shards[maphash.Comparable(m.seed, *k)%shards]
+// shard returns k's shard and hash: one keyed hash picks both the shard
+// and the place in its map, so a decision hashes its key once.
+func (m *Memory) shard(k *Key) (*shard, uint64) {
+	h := maphash.Comparable(m.seed, *k)
+	return &m.shards[h%shards], h
+}
+
+// find returns k's counter and the map index it is (or would be) at.
+// Keys whose hashes collide (a chance of 2^-64 a pair, and the seed is
+// secret) take the next free index.
+func (s *shard) find(k *Key, h uint64) (*entry, uint64) {
+	for {
+		e := s.m[h]
+		if e == nil || e.key == *k {
+			return e, h
+		}
+		h++
+	}
 }
 
 // Do implements Store.
@@ -86,10 +103,10 @@ func (m *Memory) Do(ctx context.Context, now time.Time, ops []Op) error {
 }
 
 func (m *Memory) do(now int64, op *Op) {
-	s := m.shard(&op.Key)
+	s, h := m.shard(&op.Key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.m[op.Key] // one map access on the common path: e is changed in place
+	e, h := s.find(&op.Key, h) // one map access on the common path: e is changed in place
 	switch op.Kind {
 	case Take, Peek:
 		var tat int64
@@ -101,7 +118,7 @@ func (m *Memory) do(now int64, op *Op) {
 		op.OK, op.Left, op.Retry = ok, int(left), time.Duration(retry)*time.Microsecond
 		if ok && op.Kind == Take && nt > now {
 			if e == nil {
-				e = s.add(op.Key, now)
+				e = s.add(op.Key, h, now)
 			}
 			e.tat = nt
 		}
@@ -113,7 +130,7 @@ func (m *Memory) do(now int64, op *Op) {
 		}
 		if !held && (e == nil || len(e.leases) < op.Max) && op.Max > 0 {
 			if e == nil {
-				e = s.add(op.Key, now)
+				e = s.add(op.Key, h, now)
 			}
 			e.leases = append(e.leases, lease{op.Lease, now + ttl})
 			held = true
@@ -122,7 +139,7 @@ func (m *Memory) do(now int64, op *Op) {
 		if e != nil {
 			op.Left = len(e.leases)
 			if len(e.leases) == 0 && e.tat <= now {
-				delete(s.m, op.Key)
+				delete(s.m, h)
 			}
 		}
 	case Release:
@@ -133,7 +150,7 @@ func (m *Memory) do(now int64, op *Op) {
 		e.prune(now, op.Lease, -1)
 		op.Left = len(e.leases)
 		if len(e.leases) == 0 && e.tat <= now {
-			delete(s.m, op.Key)
+			delete(s.m, h)
 		}
 	}
 }
@@ -162,12 +179,12 @@ func (e *entry) prune(now int64, name string, renew int64) (held bool) {
 
 // add adds an empty counter for k, making room first if the shard is
 // full.
-func (s *shard) add(k Key, now int64) *entry {
+func (s *shard) add(k Key, h uint64, now int64) *entry {
 	if len(s.m) >= s.bound {
 		s.evict(now)
 	}
-	e := &entry{}
-	s.m[k] = e
+	e := &entry{key: k}
+	s.m[h] = e
 	return e
 }
 
@@ -176,7 +193,7 @@ func (s *shard) add(k Key, now int64) *entry {
 // is idle, the sampled one that becomes idle soonest.
 func (s *shard) evict(now int64) {
 	const sampleSize = 8
-	var oldest Key
+	var oldest uint64
 	oldestAt := int64(-1)
 	n, dropped := 0, false
 	for k, e := range s.m {

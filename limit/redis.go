@@ -68,7 +68,7 @@ for _, k in ipairs(KEYS) do
       local nt = tat + ev * iv
       if nt - now > tau then
         retry = nt - tau - now
-        left = math.floor((now + tau - tat) / iv)
+        left = math.floor(math.max(now + tau - tat, 0) / iv)
       else
         ok = 1
         left = math.floor((now + tau - nt) / iv)

@@ -3,8 +3,11 @@ package limit
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/netip"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -183,5 +186,46 @@ func TestRedisBadReply(t *testing.T) {
 	var target interface{ Error() string }
 	if !errors.As(err, &target) {
 		t.Error("no error")
+	}
+}
+
+// TestRedisAgreesWithMemory: random decisions on a few counters give the
+// same outcomes, to the microsecond, in both stores.
+func TestRedisAgreesWithMemory(t *testing.T) {
+	s := redistest.Start(t)
+	rs, ms := NewRedis(s.Client(t), redistest.Prefix()), NewMemory(0)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	keys := []Key{
+		{Rule: "a", Counter: Messages, Prefix: netip.MustParsePrefix("192.0.2.0/24")},
+		{Rule: "b", Counter: Recipients, Name: "example.org"},
+		{Rule: "c", Counter: Connections, Prefix: netip.MustParsePrefix("2001:db8::/64")},
+	}
+	now := t0
+	for i := range 2000 {
+		now = now.Add(time.Duration(rng.IntN(400000)) * time.Microsecond)
+		var ops []Op
+		for _, k := range keys {
+			if rng.IntN(2) == 0 {
+				continue
+			}
+			var op Op
+			if k.Counter == Connections {
+				kind := []OpKind{Acquire, Release}[rng.IntN(2)]
+				op = Op{Key: k, Kind: kind, Max: 3, Lease: strconv.Itoa(rng.IntN(5)), TTL: time.Duration(1+rng.IntN(3)) * time.Second}
+			} else {
+				op = Op{Key: k, Kind: []OpKind{Take, Peek}[rng.IntN(2)], N: 1 + rng.IntN(2),
+					Rate: Rate{Events: 1 + rng.IntN(7), Per: time.Duration(1+rng.IntN(3000)) * time.Millisecond, Burst: rng.IntN(4)}}
+			}
+			ops = append(ops, op)
+		}
+		a, b := slices.Clone(ops), slices.Clone(ops)
+		if err := rs.Do(ctx, now, a); err != nil {
+			t.Fatal(err)
+		}
+		ms.Do(ctx, now, b)
+		if !slices.Equal(a, b) {
+			t.Fatalf("step %d at %v:\nredis  %+v\nmemory %+v", i, now.Sub(t0), a, b)
+		}
 	}
 }

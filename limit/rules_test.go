@@ -290,3 +290,25 @@ func TestAllow(t *testing.T) {
 		t.Fatal("on the edge")
 	}
 }
+
+// TestMemoryCollision: keys whose hashes collide keep their own counters.
+func TestMemoryCollision(t *testing.T) {
+	s := &shard{m: map[uint64]*entry{}, bound: 10}
+	a, b := clientKey("a", "192.0.2.1", 32), clientKey("b", "192.0.2.1", 32)
+	ea, h := s.find(&a, 7)
+	if ea != nil || h != 7 {
+		t.Fatal(ea, h)
+	}
+	s.add(a, h, 0).tat = 1
+	eb, hb := s.find(&b, 7)
+	if eb != nil || hb != 8 {
+		t.Fatal(eb, hb)
+	}
+	s.add(b, hb, 0).tat = 2
+	if e, _ := s.find(&a, 7); e.tat != 1 {
+		t.Error("a lost")
+	}
+	if e, _ := s.find(&b, 7); e.tat != 2 {
+		t.Error("b lost")
+	}
+}
