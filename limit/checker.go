@@ -48,9 +48,6 @@ type Scores struct {
 // modify it; set Options.Scores instead.
 var DefaultScores = Scores{}
 
-// maxRules bounds the rules of a Checker whose decisions do not allocate.
-const maxRules = 4
-
 // New returns a Checker that applies o's rules with the counters in st.
 // It copies o: later changes to it have no effect.
 func New(st Store, o *Options) *Checker {
@@ -74,17 +71,6 @@ func New(st Store, o *Options) *Checker {
 		c.stage = max(c.stage, x.Counter.stage())
 	}
 	return c
-}
-
-// stage is the stage where a counter's facts are first known.
-func (c Counter) stage() verdict.Stage {
-	switch c {
-	case Messages:
-		return verdict.Mail
-	case Recipients, UnknownRecipients:
-		return verdict.Rcpt
-	}
-	return verdict.Connect
 }
 
 // Checker applies rate and concurrency limits. It is a verdict.Check, and
@@ -263,4 +249,18 @@ func (c *Checker) about(k *Key) string {
 		}
 	}
 	return verdict.Printable(k.Name)
+}
+
+// maxRules bounds the rules of a Checker whose decisions do not allocate.
+const maxRules = 4
+
+// stage is the stage where a counter's facts are first known.
+func (c Counter) stage() verdict.Stage {
+	switch c {
+	case Messages:
+		return verdict.Mail
+	case Recipients, UnknownRecipients:
+		return verdict.Rcpt
+	}
+	return verdict.Connect
 }

@@ -297,7 +297,9 @@ func (l *Listener) screen(raw net.Conn) {
 	c.findings = noted
 	todo := l.enabled &^ passed
 	if todo == 0 {
-		c.how = "cached"
+		if l.enabled != 0 {
+			c.how = "cached"
+		}
 		handed = l.hand(c)
 		return
 	}
