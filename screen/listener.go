@@ -126,6 +126,10 @@ type Listener struct {
 	done    chan struct{}
 }
 
+// cacheTimeout bounds a cache operation: the cache is an aid, and a slow
+// one must not hold the screening up.
+const cacheTimeout = 2 * time.Second
+
 func dur(d, def time.Duration) time.Duration {
 	if d <= 0 {
 		return def
@@ -289,7 +293,9 @@ func (l *Listener) screen(raw net.Conn) {
 	}
 	ip := c.client.Addr()
 	now := l.now()
-	passed, noted, err := l.cache.Lookup(l.ctx, ip, now)
+	ctx, cancel := context.WithTimeout(l.ctx, cacheTimeout)
+	passed, noted, err := l.cache.Lookup(ctx, ip, now)
+	cancel()
 	if err != nil {
 		// The tests run as if the client were new; the cache is an aid.
 		l.logf(c, "cache lookup failed", slog.String("err", err.Error()))
@@ -351,6 +357,8 @@ func (l *Listener) screen(raw net.Conn) {
 // ttl, and greet for GreetTTL.
 func (l *Listener) remember(c *Conn, greet, tests, noted Test, ttl time.Duration) {
 	now := l.now()
+	ctx, cancel := context.WithTimeout(l.ctx, cacheTimeout)
+	defer cancel()
 	for _, p := range [...]struct {
 		t   Test
 		ttl time.Duration
@@ -358,7 +366,7 @@ func (l *Listener) remember(c *Conn, greet, tests, noted Test, ttl time.Duration
 		if p.t == 0 {
 			continue
 		}
-		if err := l.cache.Pass(l.ctx, c.client.Addr(), p.t, noted&p.t, now.Add(p.ttl), now); err != nil {
+		if err := l.cache.Pass(ctx, c.client.Addr(), p.t, noted&p.t, now.Add(p.ttl), now); err != nil {
 			l.logf(c, "cache update failed", slog.String("err", err.Error()))
 			return
 		}
