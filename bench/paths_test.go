@@ -170,12 +170,12 @@ func runStaged(ctx context.Context, p *verdict.Policy, s *verdict.Session, times
 // checks to decide from their results.
 func runBaseline(ctx context.Context, r dnsResolver, grey greylist.Store, s *verdict.Session) verdict.Decision {
 	fc := fcrdns.Check(ctx, r, s.IP)
-	ho := heloOptions
+	rdns := ""
 	if fc.Status == verdict.Pass {
-		ho.ClientName = fc.Domain
+		rdns = fc.Domain
 	}
 	bl := dnsbl.Check(ctx, r, s.IP, dnsLists)
-	he := helo.Check(ctx, r, s.IP, s.HELO, &ho)
+	he := helo.New(r, &heloOptions).Evaluate(ctx, s.IP, s.HELO, rdns)
 	sp := spf.Check(ctx, r, s.IP, s.HELO, s.MailFrom)
 	sd := spf.CheckSenderDomain(ctx, r, s.MailFrom, nil)
 	re := relay.Check(&relayPolicy, relay.Envelope{IP: s.IP, MailFrom: s.MailFrom, Rcpt: s.Rcpt})
