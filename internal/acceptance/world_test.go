@@ -256,7 +256,7 @@ func fullPolicy(r allResolver, store greylist.Store, c *clock, deadline time.Dur
 			fcrdns.New(r, nil),
 			dnsbl.New(r, ipLists, &dnsbl.Options{Timeout: deadline}),
 			helo.New(r, &helo.Options{LocalNames: []string{"example.net"}, TrustedNets: trusted}),
-			dnsbl.New(r, domainLists, &dnsbl.Options{Identity: dnsbl.HELO, Timeout: deadline}),
+			dnsbl.New(r, domainLists, &dnsbl.Options{Identity: dnsbl.Helo, Timeout: deadline}),
 			dnsbl.New(r, domainLists, &dnsbl.Options{Identity: dnsbl.RDNS, Timeout: deadline}),
 			spf.New(r, nil),
 			spf.NewSenderDomain(r, nil),
