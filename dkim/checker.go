@@ -23,8 +23,9 @@ type Options struct {
 	MaxSignatures int
 
 	// MaxHeaderBytes bounds the header section; a longer one gives a
-	// PermError without verifying anything. 0 means DefaultMaxHeaderBytes,
-	// which is also the most it can be.
+	// PermError without verifying anything, as does one of more than 1000
+	// fields. 0 means DefaultMaxHeaderBytes, which is also the most it
+	// can be.
 	MaxHeaderBytes int
 
 	// Reject makes a message that has signatures but no valid one

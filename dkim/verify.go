@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-msgauth/authres"
 	msgdkim "github.com/emersion/go-msgauth/dkim"
 
+	"github.com/mtaguard/mtaguard/internal/header"
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
@@ -26,7 +27,8 @@ func (c *Checker) verify(ctx context.Context, message io.Reader) verdict.Result 
 	switch {
 	case err == errHeaderTooLarge:
 		res.Status = verdict.PermError
-		res.Reason = "header section larger than " + strconv.Itoa(c.o.MaxHeaderBytes) + " bytes, signatures not verified"
+		res.Reason = "header section larger than " + strconv.Itoa(c.o.MaxHeaderBytes) + " bytes or " +
+			strconv.Itoa(header.MaxFields) + " fields, signatures not verified"
 		res.Err = err
 		return c.weigh(res, res.Status)
 	case err == errBareCR:
