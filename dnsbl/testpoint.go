@@ -3,6 +3,7 @@ package dnsbl
 import (
 	"context"
 	"fmt"
+
 	"github.com/mtaguard/mtaguard/internal/dnserr"
 
 	"github.com/mtaguard/mtaguard/internal/dnsname"
