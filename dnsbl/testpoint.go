@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/mtaguard/mtaguard/internal/dnserr"
-
 	"github.com/mtaguard/mtaguard/internal/dnsname"
 )
 
