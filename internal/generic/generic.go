@@ -138,7 +138,6 @@ func words(s string, f func(string) bool) {
 
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' }
 func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
-func isHex(c byte) bool    { return isDigit(c) || c >= 'a' && c <= 'f' }
 func isSep(c byte) bool    { return c == '-' || c == '.' || c == '_' }
 
 // isPoolWord reports whether w is a word access providers put in the names
@@ -291,31 +290,37 @@ func nibbles(fields []string, want []byte) bool {
 	return false
 }
 
-// groups reports whether some consecutive fields, joined with ':', are ip:
-// the address with its colons replaced by separators, "::" becoming two
-// separators in a row.
+// groups reports whether consecutive fields are ip written with its colons
+// replaced by separators: its eight groups, or the groups before and after
+// a run of zero groups with an empty field ("::", two separators in a
+// row) in place of the run. Leading zeros in a group are allowed. At least
+// two groups must be written.
 func groups(fields []string, ip netip.Addr) bool {
-	// An address has at most 8 groups and, compressed, one empty field
-	// (two at an end: "--1" splits as "", "", "1").
-	const maxFields = 10
-	var b strings.Builder
-	for i := range fields {
-		if !isHexField(fields[i]) {
+	b := ip.As16()
+	var g [8]int
+	for k := range 8 {
+		g[k] = int(b[2*k])<<8 | int(b[2*k+1])
+	}
+	v := make([]int, len(fields))
+	for i, f := range fields {
+		v[i] = groupValue(f)
+	}
+	for i := range v {
+		// The groups written before any "::".
+		j, k := i, 0
+		for j < len(v) && k < 8 && v[j] == g[k] {
+			j, k = j+1, k+1
+		}
+		if k == 8 {
+			return true
+		}
+		if j == len(v) || v[j] != empty {
 			continue
 		}
-		b.Reset()
-		for j := i; j < len(fields) && j < i+maxFields; j++ {
-			if !isHexField(fields[j]) {
-				break
-			}
-			if j > i {
-				b.WriteByte(':')
-			}
-			b.WriteString(fields[j])
-			if j-i < 2 {
-				continue // at least three groups: "1::" is not written "1--"
-			}
-			if a, err := netip.ParseAddr(b.String()); err == nil && a == ip {
+		// "::" stands for groups k to 8-n-1, which must be zero; the n
+		// fields after it are the last n groups.
+		for n := 1; n <= 7-k && j+n < len(v); n++ {
+			if k+n >= 2 && zeroGap(g, k, 8-n) && matches(v[j+1:j+1+n], g[8-n:]) {
 				return true
 			}
 		}
@@ -323,14 +328,55 @@ func groups(fields []string, ip netip.Addr) bool {
 	return false
 }
 
-// isHexField reports whether f can be a group of an address: empty (part
-// of "::") or 1 to 4 hex digits.
-func isHexField(f string) bool {
+// empty is groupValue's answer for an empty field; notGroup for a field
+// that cannot be a group.
+const (
+	empty    = -1
+	notGroup = -2
+)
+
+// groupValue returns the value of f as a group of an IPv6 address (1 to 4
+// hex digits), empty, or notGroup.
+func groupValue(f string) int {
+	if f == "" {
+		return empty
+	}
 	if len(f) > 4 {
+		return notGroup
+	}
+	n := 0
+	for i := 0; i < len(f); i++ {
+		c := f[i]
+		switch {
+		case isDigit(c):
+			n = n<<4 | int(c-'0')
+		case c >= 'a' && c <= 'f':
+			n = n<<4 | int(c-'a'+10)
+		default:
+			return notGroup
+		}
+	}
+	return n
+}
+
+// zeroGap reports whether groups from to to-1 of g are all zero, and
+// there is at least one of them.
+func zeroGap(g [8]int, from, to int) bool {
+	if from >= to {
 		return false
 	}
-	for i := 0; i < len(f); i++ {
-		if !isHex(f[i]) {
+	for k := from; k < to; k++ {
+		if g[k] != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// matches reports whether the values v are the groups g.
+func matches(v []int, g []int) bool {
+	for i := range v {
+		if v[i] != g[i] {
 			return false
 		}
 	}
