@@ -36,6 +36,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -264,7 +265,7 @@ func summarize(res verdict.Result, subject string, lists []List, zones []string,
 				failed = o.err
 			}
 			// Lists sharing a zone share its failure: report it once.
-			if !contains(failedZones, zone) {
+			if !slices.Contains(failedZones, zone) {
 				failedZones = append(failedZones, zone)
 				parts = append(parts, zone+" lookup failed ("+dnserr.Reason(o.err)+")")
 			}
@@ -272,7 +273,7 @@ func summarize(res verdict.Result, subject string, lists []List, zones []string,
 			if failed == nil {
 				failed = ErrAnswer
 			}
-			if !contains(failedZones, zone) {
+			if !slices.Contains(failedZones, zone) {
 				failedZones = append(failedZones, zone)
 				parts = append(parts, zone+" answered "+o.bad.String()+": "+errorMeaning(o.bad, o.kind))
 			}
@@ -330,15 +331,6 @@ func txtFor(queries []*query, i int) string {
 		}
 	}
 	return ""
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // reverse returns the labels under which lists hold ip: its IPv4 octets

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-msgauth/authres"
@@ -148,7 +149,7 @@ func normalizeNames(ptrs []string) []string {
 	names := make([]string, 0, min(len(ptrs), MaxNames))
 	for _, p := range ptrs {
 		n, err := dnsname.Normalize(p)
-		if err != nil || contains(names, n) {
+		if err != nil || slices.Contains(names, n) {
 			continue
 		}
 		names = append(names, n)
@@ -157,15 +158,6 @@ func normalizeNames(ptrs []string) []string {
 		}
 	}
 	return names
-}
-
-func contains(names []string, n string) bool {
-	for _, m := range names {
-		if m == n {
-			return true
-		}
-	}
-	return false
 }
 
 // confirm returns the first name found to resolve to ip, or else the first
