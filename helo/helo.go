@@ -16,7 +16,6 @@ package helo
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"strings"
@@ -320,13 +319,7 @@ func (f *findings) reason(name string, err error) string {
 	}
 	b.WriteString(strings.Join(f.fired, ", "))
 	if err != nil {
-		b.WriteString("; DNS not judged: ")
-		var de *net.DNSError
-		if errors.As(err, &de) {
-			b.WriteString(de.Err)
-		} else {
-			b.WriteString(err.Error())
-		}
+		b.WriteString("; DNS not judged: " + dnserr.Reason(err))
 	}
 	return verdict.Printable(b.String())
 }
