@@ -121,7 +121,7 @@ func TestCheck(t *testing.T) {
 			}
 			ip := netip.MustParseAddr(c.ip)
 			got := fcrdns.Check(context.Background(), r, ip)
-			if got.Check != "fcrdns" || got.Status != c.want.status || got.Score != c.want.score ||
+			if got.Check != fcrdns.Name || got.Status != c.want.status || got.Score != c.want.score ||
 				got.Domain != c.want.domain || !strings.Contains(got.Reason, c.want.reason) || got.Action != verdict.Accept {
 				t.Errorf("Check(%s) = %v %v domain %q action %v reason %q;\nwant %v %v domain %q reason containing %q",
 					c.ip, got.Status, got.Score, got.Domain, got.Action, got.Reason,
