@@ -26,6 +26,7 @@ import (
 	"github.com/mtaguard/mtaguard/resolver/resolvertest"
 	"github.com/mtaguard/mtaguard/spf"
 	"github.com/mtaguard/mtaguard/verdict"
+	"github.com/mtaguard/mtaguard/verify"
 )
 
 // Config holds the flag values. Register fills it in; Build turns it into
@@ -121,7 +122,7 @@ func (c *Config) Build(ctx context.Context) (*verdict.Policy, Resolver, func(), 
 		spf.New(r, &spf.Options{RejectFail: c.SPFReject, DeferTempError: c.DeferDNS, Receiver: c.Hostname}),
 		// Postfix's reject_unknown_sender_domain: 450 for an unknown
 		// domain, 550 5.7.27 for a null MX.
-		spf.NewSenderDomain(r, nil),
+		verify.NewSenderDomain(r, nil),
 		relay.New(&relay.Policy{LocalDomains: local, RelayDomains: c.RelayDomains, TrustedNets: trusted}),
 		dkim.New(r, nil),
 		dmarc.New(r, nil),
