@@ -13,8 +13,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mtaguard/mtaguard/internal/address"
 	"github.com/mtaguard/mtaguard/internal/dnserr"
 	"github.com/mtaguard/mtaguard/internal/dnsname"
+	"github.com/mtaguard/mtaguard/internal/netset"
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
@@ -155,8 +157,8 @@ func (c *Callout) timeout() time.Duration {
 	return c.Timeout
 }
 
-// Verify tells whether the server responsible for address accepts mail for
-// it. The result's Check is Name and its Domain the address's domain.
+// Verify tells whether the server responsible for the address addr accepts
+// mail for it. The result's Check is Name and its Domain the address's domain.
 //
 //   - Pass: the server accepted RCPT TO:<address> (2xx);
 //   - Fail: it refused it with a 5xx, whose code and text are in the
@@ -176,15 +178,15 @@ func (c *Callout) timeout() time.Duration {
 // own ctx is done, whichever is first. The probe itself is bounded by
 // Timeout, not by the callers' ctx, so that its result can be cached for
 // the next caller even when the first gives up.
-func (c *Callout) Verify(ctx context.Context, address string) verdict.Result {
+func (c *Callout) Verify(ctx context.Context, addr string) verdict.Result {
 	st := c.init()
 	res := verdict.Result{Check: Name}
-	addr := strings.TrimSuffix(strings.TrimPrefix(address, "<"), ">")
+	addr = strings.TrimSuffix(strings.TrimPrefix(addr, "<"), ">")
 	if addr == "" {
 		res.Reason = "null address: not verified"
 		return res
 	}
-	local, domain, ok := splitAddress(addr)
+	local, domain, ok := address.Split(addr)
 	if ok && strings.HasPrefix(domain, "[") {
 		res.Reason = "address literal: not verified"
 		return res
@@ -430,12 +432,7 @@ func (c *Callout) resolveHop(ctx context.Context, st *state, hop string, routed 
 // unicast address, not private (RFC 1918, RFC 4193) or shared (RFC 6598),
 // and not one of ours.
 func (c *Callout) allowed(st *state, ip netip.Addr) bool {
-	if ip.Is4() {
-		if b := ip.As4(); b[0] == 100 && b[1]&0xc0 == 64 {
-			return false
-		}
-	}
-	if !ip.IsGlobalUnicast() || ip.IsPrivate() {
+	if !netset.Public(ip) {
 		return false
 	}
 	for _, a := range st.self() {

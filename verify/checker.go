@@ -2,8 +2,8 @@ package verify
 
 import (
 	"context"
-	"strings"
 
+	"github.com/mtaguard/mtaguard/internal/address"
 	"github.com/mtaguard/mtaguard/internal/dnsname"
 	"github.com/mtaguard/mtaguard/verdict"
 )
@@ -140,15 +140,15 @@ func (k *Checker) Check(ctx context.Context, s *verdict.Session) verdict.Result 
 // spfName is the name of package spf's check.
 const spfName = "spf"
 
-// Evaluate verifies address with the check's Callout and options.
-func (k *Checker) Evaluate(ctx context.Context, address string) verdict.Result {
+// Evaluate verifies the address addr with the check's Callout and options.
+func (k *Checker) Evaluate(ctx context.Context, addr string) verdict.Result {
 	if len(k.o.Domains) > 0 {
-		_, d, _ := splitAddress(strings.TrimSuffix(strings.TrimPrefix(address, "<"), ">"))
+		_, d, _ := address.Split(addr)
 		if !k.inDomains(d) {
 			return verdict.Result{Check: k.Name(), Reason: "address not in a verified domain"}
 		}
 	}
-	res := k.c.Verify(ctx, address)
+	res := k.c.Verify(ctx, addr)
 	res.Check = k.Name()
 	switch res.Status {
 	case verdict.Fail:

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/mtaguard/mtaguard/internal/address"
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
@@ -25,12 +26,12 @@ func MapLookup(addresses []string) Lookup {
 	for _, a := range addresses {
 		m[strings.ToLower(strings.TrimSpace(a))] = true
 	}
-	return func(_ context.Context, address string) (bool, error) {
-		a := strings.ToLower(address)
+	return func(_ context.Context, addr string) (bool, error) {
+		a := strings.ToLower(addr)
 		if m[a] {
 			return true, nil
 		}
-		if _, d, ok := splitAddress(a); ok && m["@"+strings.TrimSuffix(d, ".")] {
+		if _, d, ok := address.Split(a); ok && m["@"+strings.TrimSuffix(d, ".")] {
 			return true, nil
 		}
 		return false, nil
@@ -91,12 +92,12 @@ func (t *Table) Check(ctx context.Context, s *verdict.Session) verdict.Result {
 	return t.Evaluate(ctx, s.Rcpt)
 }
 
-// Evaluate looks address up: Pass when the table knows it, Fail when not,
-// TempError when the lookup fails.
-func (t *Table) Evaluate(ctx context.Context, address string) verdict.Result {
+// Evaluate looks the address addr up: Pass when the table knows it, Fail
+// when not, TempError when the lookup fails.
+func (t *Table) Evaluate(ctx context.Context, addr string) verdict.Result {
 	res := verdict.Result{Check: TableName}
-	addr := strings.TrimSuffix(strings.TrimPrefix(address, "<"), ">")
-	_, d, ok := splitAddress(addr)
+	addr = strings.TrimSuffix(strings.TrimPrefix(addr, "<"), ">")
+	_, d, ok := address.Split(addr)
 	if !ok || addr == "" {
 		res.Reason = "no recipient domain: not looked up"
 		return res

@@ -35,6 +35,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/mtaguard/mtaguard/internal/address"
 	"github.com/mtaguard/mtaguard/internal/dnserr"
 	"github.com/mtaguard/mtaguard/internal/dnsname"
 	"github.com/mtaguard/mtaguard/verdict"
@@ -109,7 +110,7 @@ func CheckSenderDomain(ctx context.Context, r Resolver, mailFrom string, o *Send
 		res.Reason = "null sender"
 		return res
 	}
-	local, domain, ok := splitAddress(addr)
+	local, domain, ok := address.Split(addr)
 	if ok && strings.HasPrefix(domain, "[") {
 		res.Reason = "sender domain is an address literal"
 		return res
