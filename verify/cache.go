@@ -88,10 +88,17 @@ func (c *MemoryCache) Put(_ context.Context, address string, e Entry) error {
 	}
 	c.m[address] = memEntry{e: e, seq: c.seq}
 	c.order = append(c.order, orderKey{address, c.seq})
-	// Compact the queue when its dead head is as long as the rest.
-	if c.head > len(c.order)/2 {
-		c.order = append(c.order[:0:0], c.order[c.head:]...)
-		c.head = 0
+	// Compact the queue when it holds twice as many places as there can
+	// be entries: the dead ones go (places of keys stored again since,
+	// or dropped), so that storing one key over and over cannot grow it.
+	if len(c.order)-c.head > 2*c.max {
+		live := c.order[:0:0]
+		for _, k := range c.order[c.head:] {
+			if me, ok := c.m[k.key]; ok && me.seq == k.seq {
+				live = append(live, k)
+			}
+		}
+		c.order, c.head = live, 0
 	}
 	return nil
 }
