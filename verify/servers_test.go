@@ -61,8 +61,6 @@ func listen(t testing.TB, ip string) net.Listener {
 	return l
 }
 
-func portOf(l net.Listener) int { return l.Addr().(*net.TCPAddr).Port }
-
 // goServer is a go-smtp server that knows some users.
 type goServer struct {
 	addr     string
