@@ -179,4 +179,3 @@ local_recipient_maps = inline:{alice@example.test=ok, alice=ok}
 mynetworks = 127.0.0.0/8
 `)
 }
-
