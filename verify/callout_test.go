@@ -80,6 +80,17 @@ func TestCalloutTargets(t *testing.T) {
 			}
 		}
 	})
+	// A server that greets, then refuses whoever we are.
+	noHello := scripted(t, "127.0.0.3", func(c net.Conn) {
+		fmt.Fprint(c, "220 mx.test\r\n")
+		buf := make([]byte, 512)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+			fmt.Fprint(c, "554 5.7.1 go away\r\n")
+		}
+	})
 	hang := silent(t, "127.0.0.4")
 	l := listen(t, "127.0.0.5")
 	closed := l.Addr().String()
@@ -105,6 +116,7 @@ func TestCalloutTargets(t *testing.T) {
 		{"closes at once", closing, "alice@example.test", 0, verdict.TempError, "connection closed"},
 		{"HELO only, known", heloOnly, "bob@example.test", 0, verdict.Pass, "250 fine ok"},
 		{"HELO only, unknown", heloOnly, "carol@example.test", 0, verdict.Fail, "553 no such user"},
+		{"EHLO and HELO refused", noHello, "alice@example.test", 0, verdict.TempError, "EHLO answered 554 5.7.1 go away"},
 		{"endless EHLO reply", flood, "alice@example.test", 0, verdict.TempError, "too long"},
 		{"never answers", hang, "alice@example.test", 300 * time.Millisecond, verdict.TempError, "timed out"},
 		{"refused", closed, "alice@example.test", 0, verdict.TempError, "refused"},

@@ -140,6 +140,15 @@ func (k *Checker) Check(ctx context.Context, s *verdict.Session) verdict.Result 
 // spfName is the name of package spf's check.
 const spfName = "spf"
 
+// After names the spf check for a sender check, so that a Policy runs it
+// first and the sender check can spare the callout when SPF failed.
+func (k *Checker) After() []string {
+	if k.stage == verdict.Mail && !k.o.ProbeSPFFail {
+		return []string{spfName}
+	}
+	return nil
+}
+
 // Evaluate verifies the address addr with the check's Callout and options.
 func (k *Checker) Evaluate(ctx context.Context, addr string) verdict.Result {
 	if len(k.o.Domains) > 0 {

@@ -3,12 +3,15 @@ package verify
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mtaguard/mtaguard/resolver/resolvertest"
+	"github.com/mtaguard/mtaguard/spf"
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
@@ -133,5 +136,34 @@ func TestTable(t *testing.T) {
 	os.WriteFile(file, []byte("alice\n"), 0o644)
 	if _, err := LoadTable(file); err == nil || !strings.Contains(err.Error(), ":1:") {
 		t.Errorf("bad line: %v", err)
+	}
+}
+
+// TestSenderAfterSPF: in one Policy, the sender check waits for spf and
+// spares the callout of a sender whose SPF failed.
+func TestSenderAfterSPF(t *testing.T) {
+	g := (&goServer{users: map[string]bool{"alice@example.test": true}}).start(t, "127.0.0.2", false)
+	r := resolvertest.MustNew(`example.test. TXT "v=spf1 ip4:192.0.2.1 -all"`)
+	c := &Callout{Route: route(g.addr)}
+	p := &verdict.Policy{Checks: []verdict.Check{
+		NewSender(c, &Options{Reject: true}),
+		spf.New(r, nil),
+	}}
+	for _, tt := range []struct {
+		ip     string
+		status verdict.Status
+	}{
+		{"192.0.2.1", verdict.Fail},   // SPF pass: bob is probed, and refused
+		{"203.0.113.9", verdict.None}, // SPF fail: not probed
+	} {
+		s := &verdict.Session{IP: netip.MustParseAddr(tt.ip), HELO: "mail.example.test", MailFrom: "bob@example.test"}
+		p.Evaluate(context.Background(), s, verdict.Mail)
+		res, _ := s.Result(SenderName)
+		if res.Status != tt.status {
+			t.Errorf("%s: %+v", tt.ip, res)
+		}
+	}
+	if n := g.sessions.Load(); n != 1 {
+		t.Errorf("%d probes, want 1", n)
 	}
 }

@@ -104,12 +104,12 @@ func (p *probe) run(ctx context.Context, c *Callout, host, address, random strin
 	if banner.code != 220 {
 		return refused("the banner", banner)
 	}
-	ext, err := p.hello(c.helo())
+	ext, r, err := p.hello(c.helo())
 	if err != nil {
 		return temp("EHLO", err)
 	}
 	if ext == nil {
-		return outcome{status: verdict.TempError, reason: "EHLO and HELO refused"}
+		return refused("EHLO", r)
 	}
 	var inTLS bool
 	if _, ok := ext["STARTTLS"]; ok && useTLS {
@@ -138,11 +138,11 @@ func (p *probe) run(ctx context.Context, c *Callout, host, address, random strin
 			p.r = bufio.NewReaderSize(tc, 4096)
 			inTLS = true
 			// RFC 3207 §4.2: forget what the server said before TLS.
-			if ext, err = p.hello(c.helo()); err != nil {
+			if ext, r, err = p.hello(c.helo()); err != nil {
 				return temp("EHLO after STARTTLS", err)
 			}
 			if ext == nil {
-				return outcome{status: verdict.TempError, reason: "EHLO after STARTTLS refused", tls: true}
+				return refused("EHLO after STARTTLS", r)
 			}
 		}
 	}
@@ -232,12 +232,12 @@ func (p *probe) cmd(line string) (reply, error) {
 
 // hello says EHLO, or HELO when the server refuses EHLO with a 5xx (RFC
 // 5321 §3.2), and returns the extension keywords the server offers (RFC
-// 5321 §4.1.1.1), upper-case. A nil map with a nil error means both were
-// refused.
-func (p *probe) hello(name string) (map[string]bool, error) {
+// 5321 §4.1.1.1), upper-case. A nil map with a nil error means the server
+// refused us; the reply is its last word.
+func (p *probe) hello(name string) (map[string]bool, reply, error) {
 	r, err := p.cmd("EHLO " + name + "\r\n")
 	if err != nil {
-		return nil, err
+		return nil, r, err
 	}
 	if r.code == 250 {
 		ext := map[string]bool{}
@@ -246,16 +246,16 @@ func (p *probe) hello(name string) (map[string]bool, error) {
 			kw, _, _ := strings.Cut(l, " ")
 			ext[strings.ToUpper(kw)] = true
 		}
-		return ext, nil
+		return ext, r, nil
 	}
 	if r.class() != 5 {
-		return nil, nil
+		return nil, r, nil
 	}
 	r, err = p.cmd("HELO " + name + "\r\n")
 	if err != nil || r.code != 250 {
-		return nil, err
+		return nil, r, err
 	}
-	return map[string]bool{}, nil
+	return map[string]bool{}, r, nil
 }
 
 // hostLabel names a server in a reason: "mx.example.org[192.0.2.1]:25".
