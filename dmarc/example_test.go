@@ -43,9 +43,9 @@ func ExampleCheck() {
 	fmt.Println(d.AuthenticationResults("mx.example.org"))
 	// Output:
 	// pass news.example.com: aligned DKIM (news.example.com) pass
-	// fail quarantine news.example.com: no aligned SPF or DKIM pass, policy quarantine (sp=quarantine)
+	// fail quarantine news.example.com: no aligned SPF or DKIM pass, policy quarantine (sp=quarantine) from _dmarc.example.com
 	// fail reject 550 5.7.26
-	// mx.example.org; dmarc=fail reason="policy reject" header.from=example.com
+	// mx.example.org; dmarc=fail header.from=example.com policy.applied-disposition=reject policy.dmarc=reject policy.published-domain-policy=reject
 }
 
 func ExampleOrgDomain() {
