@@ -128,7 +128,9 @@ type walkError struct {
 	err  error
 }
 
-func (e *walkError) Error() string { return "DNS failure looking up _dmarc." + e.name + ": " + e.err.Error() }
+func (e *walkError) Error() string {
+	return "DNS failure looking up _dmarc." + e.name + ": " + e.err.Error()
+}
 func (e *walkError) Unwrap() error { return e.err }
 
 // orgWalk finds the organizational domain of start by the DNS tree walk

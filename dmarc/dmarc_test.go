@@ -58,7 +58,7 @@ type row struct {
 	results []verdict.Result
 	status  verdict.Status
 	policy  Disposition // the policy applied, for Fail
-	reason  string // in the reason
+	reason  string      // in the reason
 }
 
 // run evaluates the rows with o (Random defaulting to a coin that always

@@ -355,4 +355,3 @@ func spfWord(v authres.ResultValue) string {
 	}
 	return "none"
 }
-
