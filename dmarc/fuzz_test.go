@@ -78,3 +78,48 @@ func FuzzOrgDomain(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAuthors checks that Authors never panics, returns only normalized,
+// distinct domains, agrees with From where From accepts the message, and
+// never finds fewer domains in a header with a second From field added.
+func FuzzAuthors(f *testing.F) {
+	for _, s := range []string{
+		"From: a@example.com\r\n\r\nbody",
+		"From: Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>\r\n\r\n",
+		"From: (Joe) joe@example.com\r\n",
+		"From: <alice@example.org.>\r\n\r\n",
+		"From: PayPal <security@paypal.com\r\n\r\n",
+		"From: P\xe4yP\xe4l <security@paypal.com>\r\n\r\n",
+		"X-A: b\rFrom: security@paypal.com\r\nFrom: me@example.org\r\n\r\n",
+		"From: =?utf-8?q?=3Csecurity=40paypal=2Ecom=3E?=\r\n\r\n",
+		"From: team: a@example.com, b@example.org;\r\n",
+		"From: <@relay.example,@other.example:joe@example.org>\r\n",
+		"From: john . doe @ example . org\r\n",
+		"From: a@example.org (PayPal <security@paypal.com>\r\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		a, err := Authors(strings.NewReader(header))
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, d := range a.Domains {
+			if n, err := dnsname.Normalize(d); err != nil || n != d || seen[d] {
+				t.Fatalf("Authors(%q) domain %q: not normalized or repeated (%q, %v)", header, d, n, err)
+			}
+			seen[d] = true
+		}
+		if len(a.Domains) > maxDomains {
+			t.Fatalf("Authors(%q): %d domains", header, len(a.Domains))
+		}
+		if d, err := From(strings.NewReader(header)); err == nil && (len(a.Domains) != 1 || a.Domains[0] != d || a.Malformed) {
+			t.Fatalf("From(%q) = %q but Authors = %+v", header, d, a)
+		}
+		more, err := Authors(strings.NewReader("From: x@added.example\r\n" + header))
+		if err == nil && len(more.Domains) < len(a.Domains) {
+			t.Fatalf("adding a From field lost domains: %+v, then %+v", a, more)
+		}
+	})
+}
