@@ -122,7 +122,7 @@ type ReportMetadata struct {
 	ExtraContactInfo string
 	ReportID         string // unique among reports to one domain
 	Begin, End       time.Time
-	Errors           []string
+	Error            string // errors met with the policy record, if any
 	Generator        string // name and version of the software
 }
 
@@ -149,7 +149,7 @@ func WriteReport(w io.Writer, meta ReportMetadata, evs []Evaluation) error {
 		Meta: xmlMeta{
 			OrgName: meta.OrgName, Email: meta.Email, ExtraContactInfo: meta.ExtraContactInfo,
 			ReportID: meta.ReportID, Begin: meta.Begin.Unix(), End: meta.End.Unix(),
-			Errors: meta.Errors, Generator: meta.Generator,
+			Error: meta.Error, Generator: meta.Generator,
 		},
 		Policy: xmlPolicy{
 			Domain: pub.Domain, Discovery: pub.Discovery, P: string(pub.P), SP: string(pub.SP), NP: string(pub.NP),
@@ -230,14 +230,14 @@ type (
 		Records []xmlRecord `xml:"record"`
 	}
 	xmlMeta struct {
-		OrgName          string   `xml:"org_name"`
-		Email            string   `xml:"email"`
-		ExtraContactInfo string   `xml:"extra_contact_info,omitempty"`
-		ReportID         string   `xml:"report_id"`
-		Begin            int64    `xml:"date_range>begin"`
-		End              int64    `xml:"date_range>end"`
-		Errors           []string `xml:"error,omitempty"`
-		Generator        string   `xml:"generator,omitempty"`
+		OrgName          string `xml:"org_name"`
+		Email            string `xml:"email"`
+		ExtraContactInfo string `xml:"extra_contact_info,omitempty"`
+		ReportID         string `xml:"report_id"`
+		Begin            int64  `xml:"date_range>begin"`
+		End              int64  `xml:"date_range>end"`
+		Error            string `xml:"error,omitempty"`
+		Generator        string `xml:"generator,omitempty"`
 	}
 	xmlPolicy struct {
 		Domain    string `xml:"domain"`
