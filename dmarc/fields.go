@@ -3,6 +3,7 @@ package dmarc
 import (
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/mtaguard/mtaguard/internal/header"
 )
@@ -19,9 +20,29 @@ func fromFields(message io.Reader) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var values []string
-	for _, f := range sec.Get("From") {
-		values = append(values, f.Value)
+	return values(sec, "From"), nil
+}
+
+// values returns the values of the fields named name.
+func values(sec *header.Section, name string) []string {
+	var vs []string
+	for _, f := range sec.Get(name) {
+		vs = append(vs, f.Value)
 	}
-	return values, nil
+	return vs
+}
+
+// signers returns the d= domains of the DKIM-Signature fields of sec (RFC
+// 6376 §3.5), unverified: names whose DMARC records alignment may need.
+func signers(sec *header.Section) []string {
+	var ds []string
+	for _, v := range values(sec, "DKIM-Signature") {
+		for tag := range strings.SplitSeq(v, ";") {
+			name, value, ok := strings.Cut(tag, "=")
+			if ok && strings.TrimSpace(name) == "d" {
+				ds = append(ds, strings.Join(strings.Fields(value), ""))
+			}
+		}
+	}
+	return ds
 }

@@ -59,6 +59,11 @@ func Authors(message io.Reader) (*AuthorDomains, error) {
 	if err != nil {
 		return nil, err
 	}
+	return authors(values), nil
+}
+
+// authors reads the author domains of the From field values.
+func authors(values []string) *AuthorDomains {
 	a := &AuthorDomains{Fields: len(values)}
 	seen := map[string]bool{}
 	add := func(raw string) {
@@ -86,7 +91,7 @@ func Authors(message io.Reader) (*AuthorDomains, error) {
 			add(d)
 		}
 	}
-	return a, nil
+	return a
 }
 
 // From reads the header section of message and returns the author domain

@@ -349,3 +349,19 @@ func TestRecordTolerance(t *testing.T) {
 		}
 	}
 }
+
+// TestOneRoundTrip: discovery with every walk, the identity's included,
+// costs one DNS round trip, not one per label.
+func TestOneRoundTrip(t *testing.T) {
+	const L = 40 * time.Millisecond
+	r := resolvertest.MustNew(`_dmarc.example.com. TXT "v=DMARC1; p=reject"`)
+	r.SetLatency(L)
+	start := time.Now()
+	res := Check(context.Background(), r, "a.b.c.d.e.f.g.example.com", dkim("pass d=mail.example.com"))
+	if d := time.Since(start); d >= 2*L || res.Status != verdict.Pass {
+		t.Errorf("%v (%v) for a 9-label domain at L = %v, want one round trip", d, res.Status, L)
+	}
+	if n := r.TotalQueries(); n != 9 {
+		t.Errorf("%d queries, want 8 for the author domain and 1 more for the signer", n)
+	}
+}
