@@ -74,7 +74,7 @@ func TestAuthors(t *testing.T) {
 // parse in From too.
 func TestFromStrict(t *testing.T) {
 	for in, want := range map[string]string{
-		"From: (Joe) joe@example.com\r\n\r\n": "example.com",
+		"From: (Joe) joe@example.com\r\n\r\n":                                          "example.com",
 		"From: Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>\r\n\r\n": "silly.test",
 		"From: J\xf6rg <j@example.org>\r\n\r\n":                                        "example.org",
 	} {
