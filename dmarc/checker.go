@@ -271,8 +271,8 @@ func (c *Checker) refuse(reason string) verdict.Result {
 // disposition applied is reject, Quarantine when it is quarantine, and
 // nothing otherwise; a DNS failure never demands anything. Auth holds one
 // dmarc result with header.from, and, once a policy is found,
-// policy.dmarc (RFC 9989 §9.1), policy.published-domain-policy and
-// policy.applied-disposition.
+// policy.dmarc, the disposition applied (RFC 9989 §9.1), and
+// policy.published-domain-policy, the one published.
 func (c *Checker) Evaluate(ctx context.Context, fromDomain string, results ...verdict.Result) verdict.Result {
 	return c.evaluate(ctx, fromDomain, results).res
 }
@@ -495,9 +495,13 @@ func (c *Checker) finish(o outcome, from string) outcome {
 		res.Score, value = sc.None, authres.ResultNone
 	}
 	params := map[string]string{"header.from": from}
+	// policy.dmarc is the disposition applied (RFC 9989 §9.1 registers
+	// it); policy.published-domain-policy is the one the domain asked for,
+	// as Authentication-Milter and Fastmail write it. (Their
+	// policy.applied-disposition would repeat policy.dmarc, and the field
+	// has to stay short.)
 	if o.applied != "" {
 		params["policy.dmarc"] = string(o.applied)
-		params["policy.applied-disposition"] = string(o.applied)
 		params["policy.published-domain-policy"] = string(o.published)
 	}
 	res.Auth = []authres.Result{&authres.GenericResult{Method: Name, Value: value, Params: params}}

@@ -45,7 +45,7 @@ func ExampleCheck() {
 	// pass news.example.com: aligned DKIM (news.example.com) pass
 	// fail quarantine news.example.com: no aligned SPF or DKIM pass, policy quarantine (sp=quarantine) from _dmarc.example.com
 	// fail reject 550 5.7.26
-	// mx.example.org; dmarc=fail header.from=example.com policy.applied-disposition=reject policy.dmarc=reject policy.published-domain-policy=reject
+	// mx.example.org; dmarc=fail header.from=example.com policy.dmarc=reject policy.published-domain-policy=reject
 }
 
 func ExampleOrgDomain() {
