@@ -34,19 +34,6 @@ func (d Disposition) valid() bool {
 	return d == None || d == Quarantine || d == Reject
 }
 
-// rank orders dispositions by strictness.
-func (d Disposition) rank() int {
-	switch d {
-	case Reject:
-		return 3
-	case Quarantine:
-		return 2
-	case None:
-		return 1
-	}
-	return 0
-}
-
 // record is a DMARC policy record, as far as evaluation and reporting need
 // it.
 type record struct {

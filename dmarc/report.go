@@ -177,10 +177,10 @@ func WriteReport(w io.Writer, meta ReportMetadata, evs []Evaluation) error {
 			rec.Row.Eval.Reasons = append(rec.Row.Eval.Reasons, xmlReason(o))
 		}
 		for _, d := range e.DKIM {
-			rec.Auth.DKIM = append(rec.Auth.DKIM, xmlDKIM{Domain: d.Domain, Selector: d.Selector, Result: d.Result})
+			rec.Auth.DKIM = append(rec.Auth.DKIM, xmlDKIM(d))
 		}
 		for _, s := range e.SPF {
-			rec.Auth.SPF = append(rec.Auth.SPF, xmlSPF{Domain: s.Domain, Scope: s.Scope, Result: s.Result})
+			rec.Auth.SPF = append(rec.Auth.SPF, xmlSPF(s))
 		}
 		b, err := xml.Marshal(rec)
 		if err != nil {
