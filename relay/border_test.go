@@ -2,11 +2,13 @@ package relay
 
 import (
 	"errors"
-	"github.com/mtaguard/mtaguard/internal/netset"
 	"io"
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/mtaguard/mtaguard/internal/header"
+	"github.com/mtaguard/mtaguard/internal/netset"
 )
 
 var ourNets = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:ffff::/48")}
@@ -141,6 +143,53 @@ func TestBorderFormats(t *testing.T) {
 			"  (AUTH: LOGIN alice, TLS: TLSv1/SSLv3,256bits,AES256-SHA)\r\n" +
 			"  by border.local.example with ESMTPSA; Mon, 01 Dec 2025 10:00:00 +0000\r\n",
 			"203.0.113.5", "mail.sender.example", true},
+		{"communigate", "Received: from [203.0.113.5] (HELO helo.sender.example)\r\n" +
+			"  by border.local.example (CommuniGate Pro SMTP 5.1.13) with ESMTPS id 9843045; Wed, 09 Apr 2008 02:31:33 +0700\r\n",
+			"203.0.113.5", "helo.sender.example", false},
+		{"communigate authenticated, literal HELO", "Received: from [203.0.113.5] (account user@local.example HELO [8.8.8.8])\r\n" +
+			"  by border.local.example (CommuniGate Pro SMTP 4.3.7) with ESMTPSA id 88402416; Mon, 04 Dec 2006 13:15:07 -0800\r\n",
+			"203.0.113.5", "[8.8.8.8]", true},
+		{"communigate authenticated, trusted literal HELO", "Received: from [203.0.113.5] (account user@local.example HELO [10.0.0.9])\r\n" +
+			"  by border.local.example (CommuniGate Pro SMTP 4.3.7) with ESMTPSA id 88402416; Mon, 04 Dec 2006 13:15:07 -0800\r\n",
+			"203.0.113.5", "[10.0.0.9]", true},
+		{"momentum", "Received: from ([203.0.113.5:50387] helo=helo.sender.example)\r\n" +
+			"  by border.local.example (ecelerity 2.1.1.3 r(11743)) with ESMTP id 80/0A-02454-4DCB6054; Tue, 12 Sep 2006 09:57:40 -0400\r\n",
+			"203.0.113.5", "helo.sender.example", false},
+		{"empty from-name", "Received: from  ([203.0.113.5]) by border.local.example with Microsoft SMTPSVC(5.0.2195.6713); Wed, 6 Sep 2006 21:14:29 -0400\r\n",
+			"203.0.113.5", "", false},
+		{"empty from-name, bare address", "Received: from (203.0.113.5) by border.local.example via smtp id 021b; Tue, 23 May 2006 13:06:35 -0400\r\n",
+			"203.0.113.5", "", false},
+		{"exim 3", "Received: from mail.sender.example (helo.sender.example) [203.0.113.5.13219] (ident)\r\n" +
+			"  by border.local.example with esmtp (Exim 3.35 #1 (Debian)) id 1CO5y7-0001vC-00; Sun, 31 Oct 2004 04:01:23 +0100\r\n",
+			"203.0.113.5", "helo.sender.example", false},
+		{"exim 3 in comment", "Received: from helo.sender.example ([203.0.113.5.63559]) by border.local.example with esmtp  (v3.35.1) id 1GNrLz-000295-00; Thu, 14 Sep 2006 09:34:07 -0400\r\n",
+			"203.0.113.5", "helo.sender.example", false},
+		{"xmail", "Received: from helo.sender.example (203.0.113.5:23198) by border.local.example with [XMail 1.20 ESMTP Server] id <S72E>; Sat, 18 Sep 2004 23:17:54 -0500\r\n",
+			"203.0.113.5", "helo.sender.example", false},
+		{"bare address", "Received: from 203.0.113.5 by border.local.example (SMTPL release 1.0d) with TCP; Fri, 1 Sep 2006 20:28:14 -0400\r\n",
+			"203.0.113.5", "203.0.113.5", false},
+		{"gmx EHLO comment then literal", "Received: from mail.sender.example (EHLO helo.sender.example) [203.0.113.5]\r\n" +
+			"  by border.local.example (mp033) with SMTP; 23 Nov 2012 19:06:20 +0100\r\n",
+			"203.0.113.5", "helo.sender.example", false},
+		{"qmqp", "Received: from mail.sender.example [203.0.113.5] by border.local.example with QMQP; Fri, 08 Feb 2019 06:56:18 -0500\r\n",
+			"203.0.113.5", "mail.sender.example", false},
+		{"mdaemon, the host's own address", "Received: from helo.sender.example [203.0.113.5] by border.local.example [10.0.0.1] with SMTP (MDaemon.PRO.v5.0.6.R); Fri, 21 Feb 2003 09:32:27 +1000\r\n",
+			"203.0.113.5", "helo.sender.example", false},
+		{"qmail empty HELO", "Received: from mail.sender.example (HELO ) (203.0.113.5)\r\n  by border.local.example with SMTP; 3 Mar 2004 20:34:38 -0000\r\n",
+			"203.0.113.5", "", false},
+		{"qmail empty EHLO", "Received: from 203.0.113.5  (EHLO ) (203.0.113.5) by border.local.example with SMTP; Sun, 25 Jan 2004 00:24:37 -0800\r\n",
+			"203.0.113.5", "", false},
+		{"LMTP LHLO", "Received: from unknown (LHLO helo.sender.example) (203.0.113.5)\r\n  by border.local.example with LMTP; 3 Mar 2004 20:34:38 -0000\r\n",
+			"203.0.113.5", "helo.sender.example", false},
+		{"claiming to be", "Received: from mail.sender.example(203.0.113.5), claiming to be \"helo.sender.example\"\r\n" +
+			"  via SMTP by border.local.example, id smtpd1PBsZT; Sun Nov 13 15:38:52 2005\r\n",
+			"203.0.113.5", "helo.sender.example", false},
+		{"sendmail glued rDNS", "Received: from helo.sender.example (mail.sender.example[203.0.113.5])\r\n" +
+			"  by border.local.example (rwcrmhc53) with SMTP id <2003>; Sat, 22 Feb 2003 19:34:39 +0000\r\n",
+			"203.0.113.5", "helo.sender.example", false},
+		{"qmail-ldap ident literal", "Received: from unknown (HELO helo.sender.example) (jdavid@[203.0.113.5]) (envelope-sender <a@b>)\r\n" +
+			"  by border.local.example (qmail-ldap-1.03) with SMTP for <a@b>; 12 Feb 2003 18:23:19 -0000\r\n",
+			"203.0.113.5", "helo.sender.example", false},
 		{"lower-case keywords, LF only", "received: FROM helo.sender.example (x [203.0.113.5])\n\tBY border WITH esmtpa;\n",
 			"203.0.113.5", "helo.sender.example", true},
 	} {
@@ -192,9 +241,21 @@ func TestBorderWalk(t *testing.T) {
 		{"unspecified address", msg("Received: from h (h [0.0.0.0]) by x;\r\n", field("203.0.113.5")), ourNets, "", errAny},
 		{"malformed header before hop", msg("not a header line\r\n", field("203.0.113.5")), ourNets, "", errAny},
 		{"continuation first", msg(" folded\r\n", field("203.0.113.5")), ourNets, "", errAny},
-		{"from without name", msg("Received: from (h [203.0.113.5]) by x;\r\n"), ourNets, "", errAny},
-		{"bracket HELO without address comment", msg("Received: from [10.0.0.1] (unknown) by x;\r\n", field("203.0.113.5")), ourNets, "", errAny},
-		{"qmail HELO comment without address", msg("Received: from [10.0.0.1] (HELO x)\r\n\tby b;\r\n", field("203.0.113.5")), ourNets, "", errAny},
+		// An empty from-name is an empty HELO (Microsoft SMTPSVC, MailEnable).
+		{"from without name", msg("Received: from (h [203.0.113.5]) by x;\r\n"), ourNets, "203.0.113.5", nil},
+		// A from literal followed by no TCP-info is the host's record of
+		// the client (Exim, CommuniGate Pro), here a trusted one.
+		{"literal followed by a comment without address", msg("Received: from [10.0.0.1] (unknown) by x;\r\n", field("203.0.113.5")), ourNets, "203.0.113.5", nil},
+		{"communigate HELO comment", msg("Received: from [10.0.0.1] (HELO x)\r\n\tby b;\r\n", field("203.0.113.5")), ourNets, "203.0.113.5", nil},
+		{"communigate HELO literal, trusted", msg("Received: from [10.0.0.1] (HELO [203.0.113.9])\r\n\tby b;\r\n", field("203.0.113.5")), ourNets, "", errAny},
+		{"communigate HELO with an address after", msg("Received: from [203.0.113.5] (HELO x) (y [10.1.2.3]) by b;\r\n", field("10.0.0.2")), ourNets, "", errAny},
+		{"communigate account name", msg("Received: from [203.0.113.5] (account [10.0.0.1] HELO x) by b;\r\n", field("10.0.0.2")), ourNets, "", errAny},
+		// Fields without a "from" clause that record a client.
+		{"from in a comment", msg("Received: (from KRYPTIK [10.0.0.1]) by host.name (NAVGW 2.5.2.12) with SMTP id M1; Tue, 04 Apr 2006 15:28:45 +0100\r\n", field("203.0.113.5")), ourNets, "203.0.113.5", nil},
+		{"from in a comment, untrusted", msg("Received: (from KRYPTIK [203.0.113.5]) by host.name (NAVGW 2.5.2.12) with SMTP id M1; Tue, 04 Apr 2006 15:28:45 +0100\r\n", field("198.51.100.1")), ourNets, "203.0.113.5", nil},
+		{"address in a comment, no from", msg("Received: (ofmipd 203.0.113.5); 17 Mar 2003 04:09:01 -0000\r\n", field("10.0.0.2")), ourNets, "", errAny},
+		{"address glued in a comment", msg("Received: (qmail 1 messnum 2 invoked from network[203.0.113.5/x.example]); 8 Mar 2004 23:59:05 -0000\r\n", field("10.0.0.2")), ourNets, "", errAny},
+		{"two comments with addresses", msg("Received: (from a [10.0.0.1]) (from b [10.0.0.2]) by x;\r\n", field("203.0.113.5")), ourNets, "", errAny},
 		{"bracket HELO with spaces, no comment", msg("Received: from [10.0.0.1] extra by x;\r\n", field("203.0.113.5")), ourNets, "", errAny},
 
 		// Fields that can be read as recording more than one client.
@@ -235,26 +296,36 @@ func TestBorderLimits(t *testing.T) {
 	if _, err := Border(r, ourNets); err == nil {
 		t.Error("endless header: no error")
 	}
-	if r.n > maxHeaderBytes+64<<10 {
+	if r.n > header.MaxSize+64<<10 {
 		t.Errorf("endless header: read %d bytes", r.n)
 	}
 
 	// Too many fields before the hop.
-	many := strings.Repeat("X-A: b\r\n", maxFields) + hop
+	many := strings.Repeat("X-A: b\r\n", header.MaxFields) + hop
 	if _, err := Border(strings.NewReader(many), ourNets); err == nil {
 		t.Error("too many fields: no error")
 	}
-	if _, err := Border(strings.NewReader(strings.Repeat("X-A: b\r\n", maxFields-1)+hop), ourNets); err != nil {
-		t.Errorf("%d fields: %v", maxFields, err)
+	if _, err := Border(strings.NewReader(strings.Repeat("X-A: b\r\n", header.MaxFields-1)+hop), ourNets); err != nil {
+		t.Errorf("%d fields: %v", header.MaxFields, err)
 	}
 
-	// After the hop nothing more is read.
-	r = &countingReader{r: io.MultiReader(strings.NewReader(hop), neverEnding('a'))}
+	// The header section is read with a mail reader's bounds (package
+	// header), below the hop too: a section over them is an error.
+	r = &countingReader{r: io.MultiReader(strings.NewReader(hop+"X-Junk: "), neverEnding('a'))}
+	if _, err := Border(r, ourNets); err == nil {
+		t.Error("hop then an endless header: no error")
+	}
+	if r.n > header.MaxSize+64<<10 {
+		t.Errorf("hop then an endless header: read %d bytes", r.n)
+	}
+
+	// Nothing of the body is read beyond a buffer.
+	r = &countingReader{r: io.MultiReader(strings.NewReader(hop+"\r\n"), neverEnding('a'))}
 	if h, err := Border(r, ourNets); err != nil || h.IP != netip.MustParseAddr("203.0.113.5") {
-		t.Errorf("hop then endless: %+v, %v", h, err)
+		t.Errorf("hop then an endless body: %+v, %v", h, err)
 	}
 	if r.n > 64<<10 {
-		t.Errorf("hop then endless: read %d bytes", r.n)
+		t.Errorf("hop then an endless body: read %d bytes", r.n)
 	}
 
 	// One long folded field within the limit is fine.

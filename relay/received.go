@@ -8,6 +8,9 @@ import (
 	"strings"
 )
 
+// This file interprets Received: fields (RFC 5321 §4.4, RFC 5322 §3.6.7)
+// for Border; comment.go splits them into words and comments.
+
 var (
 	errReceived  = errors.New("unreadable Received field")
 	errNoAddress = errors.New("the Received field records no client address")
@@ -16,93 +19,172 @@ var (
 
 // received is what Border needs from one Received: field.
 type received struct {
-	hasFrom bool // the field has a "from" clause: it records a hand-over
+	hasFrom bool // the field records a client: it records a hand-over
 
 	// trusted reports that the client is one of ours however the field
 	// is read: the walk goes on below it.
 	trusted bool
 
 	ip   netip.Addr // otherwise, the client: an address outside the trusted networks
-	helo string     // the client's HELO/EHLO name, "" if not recorded
+	helo string     // the client's HELO/EHLO/LHLO name, "" if not recorded
 	auth bool       // the with-protocol says SMTP AUTH (RFC 3848)
 }
 
-// parseReceived reads the value of a Received: field (RFC 5321 §4.4,
-// RFC 5322 §3.6.7); ours reports whether an address is one of our hops.
+// parseReceived reads the value of a Received: field, line ends kept;
+// ours reports whether an address is one of our hops.
 //
-// The client address comes from the TCP-info comment that the receiving
-// host writes after the "from" name:
+// The receiving host records its client in the "from" clause, in one of
+// these shapes (name is the client's HELO name or its reverse DNS name,
+// depending on the MTA):
 //
 //	from helo (name [192.0.2.1])                 Postfix, Sendmail, OpenSMTPD, Gmail
 //	from helo (name [IPv6:2001:db8::1])          Postfix, Sendmail
-//	from name ([192.0.2.1]:1234 helo=helo)       Exim
+//	from name ([192.0.2.1]:1234 helo=helo)       Exim, Momentum ([192.0.2.1:1234])
 //	from [192.0.2.1] (port=1234 helo=helo)       Exim, no reverse DNS name
 //	from [192.0.2.1]                             Exim, HELO same as the address
-//	from helo (192.0.2.1)                        Exchange
-//	from name (HELO helo) (192.0.2.1)            qmail
+//	from name (helo) [192.0.2.1.1234] (ident)    Exim 3
+//	from helo (192.0.2.1)                        Exchange, XMail (192.0.2.1:1234)
+//	from helo ([192.0.2.1])                      Microsoft SMTPSVC, Sendmail
+//	from ([192.0.2.1])                           an empty HELO name
+//	from name (HELO helo) (192.0.2.1)            qmail; "(HELO )" for an empty one
+//	from [192.0.2.1] (HELO helo)                 CommuniGate Pro
+//	from [192.0.2.1] (account user HELO helo)    CommuniGate Pro, after SMTP AUTH
+//	from name (EHLO helo) [192.0.2.1]            GMX
+//	from name [192.0.2.1] by                     QMQP, fetchmail, MDaemon
+//	from 192.0.2.1 by                            a bare address
+//	(from name [192.0.2.1]) by                   a comment instead of a clause
 //
-// The rest of the field is not all the receiving host's. The client chose
-// the HELO name before the TCP-info, which an MTA may write verbatim,
-// parentheses, brackets, "by" and ';' included (Postfix keeps spaces and
-// brackets and replaces parentheses); text in comments between the
-// TCP-info and "by" (Postfix's client certificate CN); lines of its data
-// that start with white space, which continue the field (hostPart cuts
-// them off after the date); and, like whoever sent the message, the
-// recipient ("for <...>") and sender (Exim's "envelope-from <...>") after
-// "by". So there can be text on both sides of the TCP-info that looks
-// like one, and no reading of the field can tell which comment the host
-// wrote. parseReceived does not guess. It collects every address the
-// field could be read as recording (every closed comment that holds one,
-// wherever it starts, but the host's own address in Exchange's "by host
-// (192.0.2.1) with"), among which is the TCP-info the host wrote, and
-// decides only what holds whichever of them that is:
+// So the client's address is either in a comment (the TCP-info) or a word
+// of its own, and only text the receiving host wrote records it: the text
+// after "HELO", "EHLO" or "LHLO" in a comment, a helo= item and the
+// string after "claiming to be" are the client's, whatever they hold.
+//
+// The rest of the field is not all the receiving host's either. The client
+// chose the HELO name, which an MTA may write verbatim, parentheses,
+// brackets, "by" and ';' included (Postfix keeps spaces and brackets and
+// replaces parentheses); text in comments between the TCP-info and "by"
+// (Postfix's client certificate CN); lines of its data that start with
+// white space, which continue the field (hostPart cuts them off after the
+// date); and, like whoever sent the message, the recipient ("for <...>")
+// and sender (Exim's "envelope-from <...>") after "by". So there can be
+// text on both sides of the host's address that looks like one, and no
+// reading of the field can tell which the host wrote. parseReceived does
+// not guess. It collects every address the field could be read as
+// recording, among which is the one the host wrote, and decides only what
+// holds whichever of them that is:
 //
 //   - if all of them are ours, and so is the one the usual reading gives
-//     (the first comment after the "from" name), the client is one of
-//     ours and the walk goes on;
+//     (the reading of the shapes above with a HELO name free of
+//     parentheses), the client is one of ours and the walk goes on;
 //   - if exactly one of them is outside ours, the client is that address
 //     or one of ours. A hop of ours writes a benign HELO name, so the
 //     usual reading of its field gives its address, and so does one of
-//     the readings in RFC 5321's shape "(TCP-info) [comments] by". If
-//     the usual reading gives the outside address, or all the readings
-//     do, the client is not ours: it is that address;
+//     the readings in RFC 5321's shape "address [comments] by". If the
+//     usual reading gives the outside address, or all the readings do,
+//     the client is not ours: it is that address;
 //   - otherwise the field is an error: the walk must not go on, and there
 //     is no address to name that the client may not have chosen.
 //
-// A HELO name with parentheses thus never names a client of its choosing:
-// its fake comment is followed by the host's real one, or by a "by" the
-// name holds, and either way the host's address is in the set.
-func parseReceived(v []byte, ours func(netip.Addr) bool) (received, error) {
-	var f received
-	s := hostPart(string(v))
+// The addresses collected are those of every closed comment after "from"
+// (but the host's own in Exchange's "by host (192.0.2.1) with"), every
+// address that is a word of its own after "from" (but the "by" host's, and
+// a HELO literal that the host's TCP-info comment follows, as in Postfix's
+// "from [192.168.1.2] (name [192.0.2.1])"), and the usual reading's.
+func parseReceived(v string, ours func(netip.Addr) bool) (received, error) {
+	s := hostPart(v)
 	cs := scanComments(s)
-	i := skipSpace(s, 0)
-	for i < len(s) && s[i] == '(' {
-		c := cs.at(i)
-		if c == nil || !c.closed {
-			return f, errReceived
+	its := cs.items(s, 0)
+	k := 0
+	for k < len(its) && its[k].c != nil {
+		if !its[k].c.closed {
+			return received{}, errReceived
 		}
-		i = skipSpace(s, c.end)
+		k++
 	}
-	w, i := word(s, i)
 	switch {
-	case w == "" || strings.EqualFold(w, "by"):
-		// No "from" clause: a step inside one host, or a field of
-		// comments only, like qmail's "(qmail 1 invoked from network)".
-		return f, nil
-	case !strings.EqualFold(w, "from"):
-		return f, errReceived
+	case k < len(its) && its[k].isWord("from"):
+	case k == len(its) || its[k].semi || its[k].isWord("by"):
+		return commentClient(s, its[:k], ours)
+	default:
+		return received{}, errReceived
 	}
-	f.hasFrom = true
-	from := i
+	return parseFrom(s, cs, its[k+1:], ours)
+}
 
-	usual, err := cs.usual(s, from)
-	rs := cs.readings(s, from)
+// commentClient reads a field without a "from" clause whose leading
+// comments lead are all it has before "by". Most such fields record a
+// step inside one host ("(qmail 1 invoked by uid 89)"); one that records
+// an address is read if its comment is a "from" clause ("(from name
+// [192.0.2.1]) by host", Norton AntiVirus gateways), and is an error
+// otherwise.
+func commentClient(s string, lead []item, ours func(netip.Addr) bool) (received, error) {
+	var rec *comment
+	for _, it := range lead {
+		if !hasAddress(s[it.start:it.end]) {
+			continue
+		}
+		if rec != nil {
+			return received{hasFrom: true}, errAmbiguous
+		}
+		rec = it.c
+	}
+	if rec == nil {
+		return received{}, nil
+	}
+	if len(rec.words) == 0 || !strings.EqualFold(rec.words[0], "from") {
+		return received{hasFrom: true}, errReceived
+	}
+	// Read it as the clause it stands for: "from name [192.0.2.1] by host".
+	inner := s[rec.start+1 : rec.end-1]
+	_, after := word(inner, skipSpace(inner, 0))
+	f, err := parseReceived("from "+inner[after:]+" "+s[rec.end:], ours)
+	f.hasFrom = true
+	return f, err
+}
+
+// hasAddress reports whether s holds an IP address anywhere: a run of
+// digits, hex letters, dots and colons that parses as one (with at least
+// three dots or two colons, so that version numbers and times do not).
+func hasAddress(s string) bool {
+	isAddrByte := func(c byte) bool {
+		return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == '.' || c == ':'
+	}
+	for i := 0; i < len(s); {
+		if !isAddrByte(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isAddrByte(s[j]) {
+			j++
+		}
+		run := strings.Trim(s[i:j], ".:")
+		if strings.Count(run, ".") >= 3 || strings.Count(run, ":") >= 2 {
+			if _, ok := bareIP(run); ok {
+				return true
+			}
+			for _, part := range strings.FieldsFunc(run, func(r rune) bool { return r == ':' }) {
+				if _, err := netip.ParseAddr(part); err == nil && strings.Count(part, ".") == 3 {
+					return true // "192.0.2.1:25", "1.2.3.4:5.6.7.8"
+				}
+			}
+		}
+		i = j
+	}
+	return false
+}
+
+// parseFrom reads the "from" clause whose items (up to the end of the
+// host's text) are its.
+func parseFrom(s string, cs comments, its []item, ours func(netip.Addr) bool) (received, error) {
+	fail := func(err error) (received, error) { return received{hasFrom: true}, err }
+	usual, uerr := usualReading(its)
+	rs := readings(s, cs, its)
 
 	// Every address the field could be read as recording that is not
-	// ours; the TCP-info the host wrote is among the addresses.
+	// ours; the one the host wrote is among them.
 	var outside []netip.Addr
-	found := err == nil
+	found := false
 	add := func(ip netip.Addr) {
 		found = true
 		if ours(ip) && !ip.IsUnspecified() || len(outside) == 2 {
@@ -115,15 +197,28 @@ func parseReceived(v []byte, ours func(netip.Addr) bool) (received, error) {
 		}
 		outside = append(outside, ip)
 	}
-	if err == nil {
+	if uerr == nil {
 		add(usual.ip)
 	}
+	for k := range its {
+		if ip, ok := recorded(s, its, k); ok {
+			add(ip)
+		}
+	}
 	for k := range cs {
+		// Nested comments too: a TCP-info can sit inside client text.
 		c := &cs[k]
-		// qmail's "(HELO name)" counts too: a TCP-info can look like it
-		// ("(HELO [192.0.2.1])" from Sendmail for a client whose
-		// reverse DNS name is HELO).
-		if c.start < from || !c.closed || c.byClause(s) {
+		if c.start < its0(its, len(s)) || byClause(s, cs, c) {
+			continue
+		}
+		if !c.closed {
+			// Client text that opened a comment can hold the host's own
+			// words: any address among them counts.
+			for _, w := range c.words {
+				if ip, ok := wordIP(w); ok {
+					add(ip)
+				}
+			}
 			continue
 		}
 		if ip := c.address(); ip.IsValid() {
@@ -131,37 +226,70 @@ func parseReceived(v []byte, ours func(netip.Addr) bool) (received, error) {
 		}
 	}
 	for _, r := range rs {
-		if r.c == nil {
-			add(r.ip) // Exim's "from [192.0.2.1] by"
-		}
-	}
-	fail := func() (received, error) {
-		if err == nil && found {
-			err = errAmbiguous
-		}
-		return received{hasFrom: true}, err
+		add(r.ip)
 	}
 
 	switch {
+	case !found && uerr != nil:
+		return fail(uerr)
 	case !found:
-		return fail()
-	case len(outside) == 0 && err == nil:
-		f.trusted = true
-		return f, nil
+		return fail(errNoAddress)
+	case len(outside) == 0 && uerr == nil:
+		return received{hasFrom: true, trusted: true}, nil
 	case len(outside) != 1 || outside[0].IsUnspecified():
-		return fail()
+		if uerr == nil {
+			uerr = errAmbiguous
+		}
+		return fail(uerr)
 	}
-	ip := outside[0]
+	f := received{hasFrom: true, ip: outside[0]}
 	switch {
-	case err == nil && usual.ip == ip:
-		f.ip, f.helo = usual.ip, usual.helo
-	case len(rs) > 0 && allAt(rs, ip):
-		f.ip, f.helo = ip, rs[0].helo(s, from)
+	case uerr == nil && usual.ip == f.ip:
+		f.helo = usual.helo
+	case len(rs) > 0 && allAt(rs, f.ip):
+		f.helo = rs[0].helo
 	default:
-		return fail()
+		if uerr == nil {
+			uerr = errAmbiguous
+		}
+		return fail(uerr)
 	}
-	f.auth = authProtocol(s[from:])
+	if len(its) > 0 {
+		f.auth = authProtocol(s[its[0].start:])
+	}
 	return f, nil
+}
+
+// its0 returns where the items start, or def if there are none.
+func its0(its []item, def int) int {
+	if len(its) == 0 {
+		return def
+	}
+	return its[0].start
+}
+
+// recorded returns the address its[k] records if it is an address of its
+// own (a word, not a comment) that the host may have written: not the
+// "by" host's own ("by 192.0.2.1", "by host [192.0.2.1] with") and not a
+// HELO literal that the host's TCP-info comment follows.
+func recorded(s string, its []item, k int) (netip.Addr, bool) {
+	it := its[k]
+	if it.c != nil || it.semi {
+		return netip.Addr{}, false
+	}
+	ip, ok := wordIP(it.w)
+	switch {
+	case !ok:
+		return netip.Addr{}, false
+	case k > 0 && its[k-1].isWord("by"):
+		return netip.Addr{}, false
+	case k > 1 && its[k-2].isWord("by") && its[k-1].c == nil && k+1 < len(its) && its[k+1].isWord("with"):
+		return netip.Addr{}, false
+	case k+1 < len(its) && its[k+1].c != nil && its[k+1].c.tcpInfo():
+		// Postfix's "from [192.168.1.2] (name [192.0.2.1])": a HELO literal.
+		return netip.Addr{}, false
+	}
+	return ip, true
 }
 
 // hostPart returns the field up to the end of its first line that ends
@@ -214,133 +342,199 @@ func allAt(rs []reading, ip netip.Addr) bool {
 	return true
 }
 
-// usualReading is the field read as the receiving host writes it when
-// the HELO name holds no parenthesis.
-type usualReading struct {
+// usual is the field read as the receiving host writes it when the HELO
+// name holds no parenthesis.
+type usual struct {
 	ip   netip.Addr
 	helo string
 }
 
-// usual reads the "from" clause that starts at s[i] the way the receiving
-// hosts write it: the HELO (or host) name, then the TCP-info comment.
-func (cs comments) usual(s string, i int) (usualReading, error) {
-	var u usualReading
-
-	// The "from" text runs to the first comment, or to a "by" that ends
+// usualReading reads the "from" clause whose items are its the way the
+// receiving hosts write it (see parseReceived): the from-name (the HELO
+// name or the reverse DNS name), then comments and words up to "by", of
+// which the first comment that records an address and is not the
+// client's "(HELO name)" is the TCP-info; without one, the address is the
+// last word of its own before "by", or the from-name itself.
+func usualReading(its []item) (usual, error) {
+	var u usual
+	// The from-name runs to the first comment, or to a "by" that ends
 	// the clause when there is no comment (Exim: "from [192.0.2.1] by").
-	var from []string
+	k := 0
+	var name []string
 	sawBy := false
-	for {
-		i = skipSpace(s, i)
-		if i >= len(s) || s[i] == '(' || s[i] == ';' {
-			break
-		}
-		w, next := word(s, i)
-		if len(from) > 0 && strings.EqualFold(w, "by") {
+	for ; k < len(its) && its[k].c == nil && !its[k].semi; k++ {
+		if len(name) > 0 && its[k].isWord("by") {
 			sawBy = true
+			k++
 			break
 		}
-		from = append(from, w)
-		i = next
-	}
-	if len(from) == 0 {
-		return u, errReceived
+		name = append(name, its[k].w)
 	}
 
-	// The first comment after the "from" text is the TCP-info. After a
-	// "by" it is either the TCP-info that follows a HELO with spaces in
-	// it (Postfix: "from a by b (unknown [192.0.2.1])") or a comment of
-	// the "by" clause; only the first kind records an address.
-	tcp := cs.next(s, i)
-	if tcp != nil && !tcp.closed {
-		return u, errReceived
-	}
-	helo, heloSet, qmail := "", false, false
-	if tcp != nil && !sawBy && tcp.isHELO() {
-		// qmail's "(HELO helo) (192.0.2.1)": the address must follow.
-		helo, heloSet, qmail = strings.Join(tcp.words[1:], " "), true, true
-		after := skipSpace(s, tcp.end)
-		tcp = nil
-		if after < len(s) && s[after] == '(' {
-			if tcp = cs.at(after); tcp == nil || !tcp.closed {
+	var tcp *comment
+	var tail []item // what follows the from-name up to "by"
+	if sawBy {
+		// After a "by", a comment is either the TCP-info that follows a
+		// HELO with " by " in it (Postfix: "from a by b (unknown
+		// [192.0.2.1]) by") or a comment of the "by" clause; only the
+		// first kind records an address, and never before "with".
+		for j := k; j < len(its) && !its[j].semi; j++ {
+			if c := its[j].c; c != nil {
+				if !c.closed {
+					return u, errReceived
+				}
+				if c.address().IsValid() && !isAt(its, j+1, "with") {
+					tcp = c
+				}
+				break
+			}
+		}
+	} else {
+		for ; k < len(its) && !its[k].semi && !its[k].isWord("by"); k++ {
+			if its[k].c != nil && !its[k].c.closed {
 				return u, errReceived
+			}
+			tail = append(tail, its[k])
+		}
+		for _, it := range tail {
+			if c := it.c; c != nil && !c.isHELO() && c.address().IsValid() {
+				tcp = c
+				break
 			}
 		}
 	}
-	if tcp != nil {
+
+	helo, heloSet := tailHELO(tail, tcp)
+	switch {
+	case tcp != nil:
 		u.ip = tcp.address()
-		if sawBy && !u.ip.IsValid() {
-			tcp = nil // a comment of the "by" clause
+	case lastWordIP(tail) >= 0:
+		p := lastWordIP(tail)
+		u.ip, _ = wordIP(tail[p].w)
+		if !heloSet {
+			// Exim 3: "from name (helo) [192.0.2.1.1234]".
+			for _, it := range tail[:p] {
+				if c := it.c; c != nil && len(c.words) == 1 && !strings.ContainsAny(c.words[0], "=@[]") && !c.isHELO() {
+					helo, heloSet = c.words[0], true
+					break
+				}
+			}
 		}
-	}
-	if tcp != nil {
-		if h, ok := tcp.value("helo"); ok && !heloSet {
-			helo, heloSet = h, true
-		}
-	}
-	if !u.ip.IsValid() {
-		// Exim writes the address itself as the "from" name when the
-		// client has no verified host name; then the comment, if any,
-		// holds only key=value items.
-		lit, ok := bracketIP(from[0])
-		if !ok || qmail || len(from) != 1 || tcp != nil && !tcp.onlyKeyValues() {
+	case len(name) > 0:
+		ip, ok := wordIP(name[len(name)-1])
+		if !ok {
 			return u, errNoAddress
 		}
-		u.ip = lit
+		u.ip = ip
+		if len(name) > 1 && !heloSet {
+			// "from name [192.0.2.1] by": the name before the address.
+			helo, heloSet = strings.Join(name[:len(name)-1], " "), true
+		}
+	default:
+		return u, errNoAddress
 	}
 	if u.ip.IsUnspecified() {
 		return u, errNoAddress
 	}
 	if !heloSet {
-		helo = knownHELO(strings.Join(from, " "))
+		helo = knownHELO(strings.Join(name, " "))
 	}
 	u.helo = helo
 	return u, nil
 }
 
-// reading is a place in a "from" clause that has the shape of the
-// TCP-info followed by the "by" clause (RFC 5321 §4.4: From-domain
-// By-domain, comments allowed between them).
-type reading struct {
-	start int
-	ip    netip.Addr
-	c     *comment // nil when the "from" name itself is the address (Exim)
-	lit   string
-	by    int // index just past the "by" that follows, or -1 (';' or end)
+// isAt reports whether its[k] is the word w.
+func isAt(its []item, k int, w string) bool { return k < len(its) && its[k].isWord(w) }
+
+// tailHELO returns the HELO name that the items after the from-name
+// record: Exim's helo= item of the TCP-info or of another comment, the
+// text after "HELO", "EHLO" or "LHLO" in a comment, or the quoted string
+// after "claiming to be".
+func tailHELO(tail []item, tcp *comment) (string, bool) {
+	if tcp != nil {
+		if h, ok := tcp.value("helo"); ok {
+			return h, true
+		}
+	}
+	for _, it := range tail {
+		if it.c == nil {
+			continue
+		}
+		if h, ok := it.c.value("helo"); ok {
+			return h, true
+		}
+		if h, ok := it.c.heloText(); ok {
+			return h, true
+		}
+	}
+	for k := 0; k+3 < len(tail); k++ {
+		if tail[k].isWord("claiming") && tail[k+1].isWord("to") && tail[k+2].isWord("be") && tail[k+3].c == nil {
+			return strings.Trim(tail[k+3].w, `"`), true
+		}
+	}
+	return "", false
 }
 
-// readings returns the places in the "from" clause starting at s[from]
-// that could be the receiving host's TCP-info: an address comment with
-// text before it, followed by comments without an address and "by" (or
-// the end of the clauses), or an address literal as the whole "from" name
-// followed by key=value comments only (Exim). A HELO name, a recipient or
-// a sender written by the client can add readings; the one the host wrote
+// lastWordIP returns the index of the last item of tail that is an
+// address of its own, or -1.
+func lastWordIP(tail []item) int {
+	for k := len(tail) - 1; k >= 0; k-- {
+		if tail[k].c == nil {
+			if _, ok := wordIP(tail[k].w); ok {
+				return k
+			}
+		}
+	}
+	return -1
+}
+
+// reading is a place in a "from" clause that has the shape of the
+// client's address followed by the "by" clause (RFC 5321 §4.4:
+// From-domain By-domain, comments allowed between them).
+type reading struct {
+	start int        // index in s
+	ip    netip.Addr //
+	c     *comment   // the comment that records ip; nil for a word of its own
+	by    int        // index just past the "by" that follows, or -1 (';' or end)
+	helo  string
+}
+
+// readings returns the places in the "from" clause, whose top-level items
+// are its, that could be where the receiving host recorded the client: an
+// address (a closed comment that records one, nested or not, other than
+// "(HELO ...)", or a top-level word of its own), followed by comments that
+// record none, then "by", ';' or the end. A HELO name, a recipient or a
+// sender written by the client can add readings; the one the host wrote
 // is always among them. A reading whose "by" is followed by one word and
 // another such reading is dropped: a host writes its own name after "by"
-// and never a TCP-info, so that "by" was the client's.
-func (cs comments) readings(s string, from int) []reading {
+// and never its client, so that "by" was the client's.
+func readings(s string, cs comments, its []item) []reading {
+	from := its0(its, len(s))
 	var rs []reading
-	j := skipSpace(s, from)
-	if w, k := word(s, j); w != "" {
-		if ip, ok := bracketIP(w); ok {
-			if ok, by := cs.follows(s, k, true); ok {
-				rs = append(rs, reading{start: j, ip: ip, lit: w, by: by})
+	for k, it := range its {
+		if it.c != nil || it.semi || k > 0 && its[k-1].isWord("by") {
+			continue
+		}
+		if ip, ok := wordIP(it.w); ok {
+			if ok, by := cs.follows(s, it.end); ok {
+				rs = append(rs, reading{start: it.start, ip: ip, by: by})
 			}
 		}
 	}
 	for k := range cs {
 		c := &cs[k]
-		if c.start < from || !c.closed || c.isHELO() || skipSpace(s, from) >= c.start {
+		if c.start < from || !c.closed || c.isHELO() {
 			continue
 		}
 		ip := c.address()
 		if !ip.IsValid() {
 			continue
 		}
-		if ok, by := cs.follows(s, c.end, false); ok {
+		if ok, by := cs.follows(s, c.end); ok {
 			rs = append(rs, reading{start: c.start, ip: ip, c: c, by: by})
 		}
 	}
+	sort.Slice(rs, func(a, b int) bool { return rs[a].start < rs[b].start })
 	kept := rs[:0]
 	for n, r := range rs {
 		if r.by >= 0 && n+1 < len(rs) {
@@ -355,13 +549,16 @@ func (cs comments) readings(s string, from int) []reading {
 		}
 		kept = append(kept, r)
 	}
+	for n := range kept {
+		kept[n].helo = readingHELO(s, its, kept[n])
+	}
 	return kept
 }
 
 // follows reports whether s[i:] starts with zero or more closed comments
-// that record no address (only key=value items if kv), then "by", ';' or
-// the end; by is the index just past that "by", or -1.
-func (cs comments) follows(s string, i int, kv bool) (ok bool, by int) {
+// that record no address, then "by", ';' or the end; by is the index just
+// past that "by", or -1.
+func (cs comments) follows(s string, i int) (ok bool, by int) {
 	for {
 		i = skipSpace(s, i)
 		if i >= len(s) || s[i] == ';' {
@@ -369,7 +566,7 @@ func (cs comments) follows(s string, i int, kv bool) (ok bool, by int) {
 		}
 		if s[i] == '(' {
 			c := cs.at(i)
-			if c == nil || !c.closed || c.address().IsValid() || kv && !c.onlyKeyValues() {
+			if c == nil || !c.closed || c.address().IsValid() {
 				return false, -1
 			}
 			i = c.end
@@ -383,14 +580,26 @@ func (cs comments) follows(s string, i int, kv bool) (ok bool, by int) {
 	}
 }
 
-// helo returns the HELO name the reading records: Exim's helo= item, the
-// "from" literal, or all the text before the reading.
-func (r *reading) helo(s string, from int) string {
-	if r.c == nil {
-		return r.lit
+// readingHELO returns the HELO name for a reading: one the clause records
+// (helo=, "(HELO name)", "claiming to be"), the address itself when it is
+// the whole from-name (Exim), or all the text before the reading.
+func readingHELO(s string, its []item, r reading) string {
+	end := len(s)
+	if r.by >= 0 {
+		end = r.by
 	}
-	if h, ok := r.c.value("helo"); ok {
+	var clause []item
+	for _, it := range its {
+		if it.start < end {
+			clause = append(clause, it)
+		}
+	}
+	if h, ok := tailHELO(clause, r.c); ok {
 		return h
+	}
+	from := its0(its, len(s))
+	if r.c == nil && r.start == from {
+		return its[0].w
 	}
 	return knownHELO(strings.Join(strings.Fields(s[from:r.start]), " "))
 }
@@ -402,99 +611,11 @@ func knownHELO(h string) string {
 	return h
 }
 
-// comment is a parenthesised comment of a Received field.
-type comment struct {
-	start  int      // index of its '('
-	end    int      // index just past its ')', or len(s)
-	closed bool     // its closing parenthesis was found
-	words  []string // its words outside nested comments
-}
-
-// comments are the comments of a field, nested ones included, in the
-// order they open.
-type comments []comment
-
-// scanComments finds every comment of s in one pass. Inside a comment a
-// backslash quotes the next character (RFC 5322 §3.2.1); outside, the
-// characters are words and a ')' is a character like any other.
-func scanComments(s string) comments {
-	var cs comments
-	var open []int // cs indexes of the comments open at j, innermost last
-	start := -1    // start of the word being read in the innermost one
-	flush := func(j int) {
-		if start >= 0 {
-			c := &cs[open[len(open)-1]]
-			c.words = append(c.words, s[start:j])
-			start = -1
-		}
-	}
-	for j := 0; j < len(s); j++ {
-		switch ch := s[j]; {
-		case ch == '(':
-			flush(j)
-			cs = append(cs, comment{start: j})
-			open = append(open, len(cs)-1)
-		case len(open) == 0:
-		case ch == ')':
-			flush(j)
-			c := &cs[open[len(open)-1]]
-			c.end, c.closed = j+1, true
-			open = open[:len(open)-1]
-		case ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n':
-			flush(j)
-		default:
-			if start < 0 {
-				start = j
-			}
-			if ch == '\\' && j+1 < len(s) {
-				j++
-			}
-		}
-	}
-	if len(open) > 0 {
-		flush(len(s))
-	}
-	for _, k := range open {
-		cs[k].end = len(s)
-	}
-	return cs
-}
-
-// at returns the comment that opens at s[i], or nil.
-func (cs comments) at(i int) *comment {
-	k := sort.Search(len(cs), func(k int) bool { return cs[k].start >= i })
-	if k < len(cs) && cs[k].start == i {
-		return &cs[k]
-	}
-	return nil
-}
-
-// next returns the first comment at or after s[i], passing over words,
-// before the end of the clauses (';').
-func (cs comments) next(s string, i int) *comment {
-	for {
-		i = skipSpace(s, i)
-		if i >= len(s) || s[i] == ';' {
-			return nil
-		}
-		if s[i] == '(' {
-			return cs.at(i)
-		}
-		_, i = word(s, i)
-	}
-}
-
-// isHELO reports whether the comment is qmail's "(HELO name)": client
-// text, never a TCP-info.
-func (c *comment) isHELO() bool {
-	return len(c.words) >= 2 && (c.words[0] == "HELO" || c.words[0] == "EHLO")
-}
-
 // byClause reports whether the comment is the receiving host's own
 // address in its "by" clause, as Exchange writes it: "by host
 // (192.0.2.1) with". A TCP-info is followed by "by" or a comment, never
 // by "with", so this never passes over one.
-func (c *comment) byClause(s string) bool {
+func byClause(s string, cs comments, c *comment) bool {
 	if w, _ := word(s, skipSpace(s, c.end)); !strings.EqualFold(w, "with") {
 		return false
 	}
@@ -510,25 +631,82 @@ func (c *comment) byClause(s string) bool {
 	return j >= 2 && strings.EqualFold(s[j-2:j], "by") && (j == 2 || isSpace(s[j-3]))
 }
 
+// skipSpaceBack returns the index just past the last non-space byte
+// before s[i].
+func skipSpaceBack(s string, i int) int {
+	for i > 0 && isSpace(s[i-1]) {
+		i--
+	}
+	return i
+}
+
+// heloKeyword reports whether w introduces the client's HELO text.
+func heloKeyword(w string) bool {
+	return strings.EqualFold(w, "HELO") || strings.EqualFold(w, "EHLO") || strings.EqualFold(w, "LHLO")
+}
+
+// isHELO reports whether the comment is the client's "(HELO name)"
+// (qmail, CommuniGate Pro; EHLO and LMTP's LHLO too), never a TCP-info in
+// the usual reading.
+func (c *comment) isHELO() bool {
+	return len(c.words) >= 1 && heloKeyword(c.words[0])
+}
+
+// heloText returns the text after the comment's HELO, EHLO or LHLO:
+// "(HELO name)", "(account user HELO name)", "(HELO )" for an empty name.
+func (c *comment) heloText() (string, bool) {
+	for i, w := range c.words {
+		if heloKeyword(w) {
+			return strings.Join(c.words[i+1:], " "), true
+		}
+	}
+	return "", false
+}
+
+// tcpInfo reports whether the comment has the shape of a TCP-info that
+// follows a HELO name in the from-name ("(name [192.0.2.1])", "(192.0.2.1)",
+// "([192.0.2.1]:1234 helo=...)"), not of a comment the host opens with a
+// keyword of its own before client text ("(HELO ...)", "(account ...)",
+// "(helo=...)").
+func (c *comment) tcpInfo() bool {
+	if !c.closed || len(c.words) == 0 || !c.address().IsValid() {
+		return false
+	}
+	w := c.words[0]
+	return !heloKeyword(w) && !strings.EqualFold(w, "account") && !strings.Contains(w, "=")
+}
+
 // address returns the client address a TCP-info comment records: its
 // first bracketed address literal ("[192.0.2.1]", "[IPv6:2001:db8::1]",
-// Exim's "[192.0.2.1]:1234"), else a bare address as its first word
-// (Exchange "192.0.2.1", qmail "ident@192.0.2.1"). key=value items (Exim's
-// helo=, ident=) and nested comments are not looked into.
+// Exim's "[192.0.2.1]:1234", "name[192.0.2.1]"), else a bare address as
+// its first word (Exchange "192.0.2.1", qmail "ident@192.0.2.1", XMail
+// "192.0.2.1:1234"). Text that is the client's is not looked into: what
+// follows a "HELO", "EHLO" or "LHLO" (unless the comment is just that and
+// an address literal, which is also the TCP-info of a client whose reverse
+// DNS name is "HELO"), a helo= item and what follows it, and "claiming to
+// be". Other key=value items and nested comments are not looked into
+// either.
 func (c *comment) address() netip.Addr {
-	for _, w := range c.words {
-		if strings.IndexByte(w, '=') >= 0 {
+	for i, w := range c.words {
+		if heloKeyword(w) && !(i == 0 && len(c.words) == 2) || strings.EqualFold(w, "claiming") {
+			break
+		}
+		if k, _, ok := strings.Cut(w, "="); ok {
+			if strings.EqualFold(k, "helo") || strings.EqualFold(k, "ehlo") {
+				break
+			}
 			continue
 		}
-		if ip, ok := bracketIP(w); ok {
-			return ip
+		if b := strings.IndexByte(w, '['); b >= 0 {
+			if ip, ok := bracketIP(w[b:]); ok {
+				return ip
+			}
 		}
 	}
 	if len(c.words) > 0 {
 		w := c.words[0]
-		w = w[strings.LastIndexByte(w, '@')+1:]
-		if ip, err := netip.ParseAddr(w); err == nil {
-			return ip.WithZone("").Unmap()
+		if ip, ok := bareIP(w[strings.LastIndexByte(w, '@')+1:]); ok {
+			return ip
 		}
 	}
 	return netip.Addr{}
@@ -545,17 +723,29 @@ func (c *comment) value(key string) (string, bool) {
 	return "", false
 }
 
-func (c *comment) onlyKeyValues() bool {
-	for _, w := range c.words {
-		if strings.IndexByte(w, '=') < 0 {
-			return false
-		}
+// wordIP reads an address that stands as a word of its own: an address
+// literal in any of the forms of bracketIP, or a bare address.
+func wordIP(w string) (netip.Addr, bool) {
+	if ip, ok := bracketIP(w); ok {
+		return ip, true
 	}
-	return true
+	return bareIP(w)
+}
+
+// bareIP reads "192.0.2.1", "2001:db8::1" or "192.0.2.1:1234" (XMail).
+func bareIP(w string) (netip.Addr, bool) {
+	if ip, err := netip.ParseAddr(w); err == nil {
+		return ip.WithZone("").Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(w); err == nil && ap.Addr().Is4() && !strings.HasPrefix(w, "[") {
+		return ap.Addr(), true
+	}
+	return netip.Addr{}, false
 }
 
 // bracketIP reads "[192.0.2.1]", "[IPv6:2001:db8::1]" or "[2001:db8::1]",
-// optionally followed by ":port".
+// optionally followed by ":port" (Exim), and the forms with the port
+// inside: "[192.0.2.1:1234]" (Momentum) and "[192.0.2.1.1234]" (Exim 3).
 func bracketIP(w string) (netip.Addr, bool) {
 	if len(w) < 3 || w[0] != '[' {
 		return netip.Addr{}, false
@@ -575,7 +765,16 @@ func bracketIP(w string) (netip.Addr, bool) {
 	}
 	ip, err := netip.ParseAddr(inner)
 	if err != nil {
-		return netip.Addr{}, false
+		if ap, err := netip.ParseAddrPort(inner); err == nil && ap.Addr().Is4() {
+			ip = ap.Addr()
+		} else if dot := strings.LastIndexByte(inner, '.'); dot > 0 && strings.Count(inner, ".") == 4 &&
+			inner[dot+1:] != "" && strings.Trim(inner[dot+1:], "0123456789") == "" {
+			if ip, err = netip.ParseAddr(inner[:dot]); err != nil {
+				return netip.Addr{}, false
+			}
+		} else {
+			return netip.Addr{}, false
+		}
 	}
 	return ip.WithZone("").Unmap(), true
 }
@@ -606,37 +805,4 @@ func authProtocol(s string) bool {
 		}
 	}
 	return auth
-}
-
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n'
-}
-
-func skipSpace(s string, i int) int {
-	for i < len(s) && isSpace(s[i]) {
-		i++
-	}
-	return i
-}
-
-// skipSpaceBack returns the index just past the last non-space byte
-// before s[i].
-func skipSpaceBack(s string, i int) int {
-	for i > 0 && isSpace(s[i-1]) {
-		i--
-	}
-	return i
-}
-
-// word returns the run of s from i up to white space, '(' or ';'.
-func word(s string, i int) (string, int) {
-	j := i
-	for j < len(s) {
-		switch s[j] {
-		case ' ', '\t', '\r', '\n', '(', ';':
-			return s[i:j], j
-		}
-		j++
-	}
-	return s[i:j], j
 }
