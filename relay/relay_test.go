@@ -339,15 +339,15 @@ func TestSMTPUTF8(t *testing.T) {
 		withUTF8   want // as an anonymous outsider
 		mappedHere bool // UTS #46 maps it onto local.example
 	}{
-		{"victim@loc\u00adal.example", allowed, true},         // soft hyphen: ignored
-		{"victim@ｌocal.example", allowed, true},                // full-width letter
-		{"victim@local。example", allowed, true},                // ideographic full stop
-		{"victim@local.example\u200b", allowed, true},         // zero-width space: ignored
-		{"victim@local.example。", allowed, true},               // mapped trailing dot
-		{"victim@loc\u200dal.example", badRcpt, false},        // ZWJ outside a joining context: invalid
-		{"victim@lоcal.example", relayDeny, false},             // Cyrillic о: another domain
-		{"vіctim@local.example", allowed, false},               // UTF-8 local part
-		{"victim@xn--lcal-5qa.example", relayDeny, false},      // A-label of a look-alike
+		{"victim@loc\u00adal.example", allowed, true},     // soft hyphen: ignored
+		{"victim@ｌocal.example", allowed, true},           // full-width letter
+		{"victim@local。example", allowed, true},           // ideographic full stop
+		{"victim@local.example\u200b", allowed, true},     // zero-width space: ignored
+		{"victim@local.example。", allowed, true},          // mapped trailing dot
+		{"victim@loc\u200dal.example", badRcpt, false},    // ZWJ outside a joining context: invalid
+		{"victim@lоcal.example", relayDeny, false},        // Cyrillic о: another domain
+		{"vіctim@local.example", allowed, false},          // UTF-8 local part
+		{"victim@xn--lcal-5qa.example", relayDeny, false}, // A-label of a look-alike
 		{"victim\u00ad%remote.example@local.example", relayDeny, false},
 	} {
 		for _, cl := range []Envelope{{IP: outsider}, {IP: insider}, {IP: outsider, AuthUser: "u", TLS: true}} {
