@@ -167,7 +167,7 @@ func TestBorderFormats(t *testing.T) {
 		{"xmail", "Received: from helo.sender.example (203.0.113.5:23198) by border.local.example with [XMail 1.20 ESMTP Server] id <S72E>; Sat, 18 Sep 2004 23:17:54 -0500\r\n",
 			"203.0.113.5", "helo.sender.example", false},
 		{"bare address", "Received: from 203.0.113.5 by border.local.example (SMTPL release 1.0d) with TCP; Fri, 1 Sep 2006 20:28:14 -0400\r\n",
-			"203.0.113.5", "203.0.113.5", false},
+			"203.0.113.5", "", false},
 		{"gmx EHLO comment then literal", "Received: from mail.sender.example (EHLO helo.sender.example) [203.0.113.5]\r\n" +
 			"  by border.local.example (mp033) with SMTP; 23 Nov 2012 19:06:20 +0100\r\n",
 			"203.0.113.5", "helo.sender.example", false},
@@ -556,6 +556,13 @@ func FuzzBorder(f *testing.F) {
 	f.Add("Received: from EX (10.1.1.1) by EX2 (10.1.1.2) with Microsoft SMTP Server;\r\n", "")
 	f.Add("Received: from x (x [10.1.2.3]) (y [203.0.113.5]) by b; Mon, 1 Dec 2025 10:00:00 +0000\r\n", "\t(z [198.51.100.1]) by c;\r\n")
 	f.Add("Received: from x (x [10.1.2.3]) by y (y [203.0.113.5]) by b with ESMTPSA;\r\n", forged)
+	f.Add("Received: from [203.0.113.5] (account a@b HELO [10.0.0.1]) by b with ESMTPSA; Mon, 1 Dec 2025 10:00:00 +0000\r\n", forged)
+	f.Add("Received: (from KRYPTIK [203.0.113.5]) by host (NAVGW 2.5.2.12) with SMTP id M1;\r\n", forged)
+	f.Add("Received: from  ([203.0.113.5:50387] helo=x) by b (ecelerity) with ESMTP;\r\n", "")
+	f.Add("Received: from a (b) [203.0.113.5.13219] (ident) by b with esmtp;\r\n", forged)
+	f.Add("Received: from a (EHLO b) [203.0.113.5] by c (mp033) with SMTP;\r\n", "")
+	f.Add("Received: from a [203.0.113.5] by b [10.0.0.1] with SMTP;\r\n", forged)
+	f.Add("Received: from 10.0.0.5 by b with HTTP;\r\nReceived: from a(203.0.113.5), claiming to be \"x\" via SMTP by b, id 1;\r\n", "")
 	f.Fuzz(func(t *testing.T, above, below string) {
 		hop, err := Border(strings.NewReader(above), ourNets)
 		if err == nil && (!hop.IP.IsValid() || hop.IP.IsLoopback() || netset.New(ourNets).Contains(hop.IP) || hop.IP.Is4In6() || hop.IP.Zone() != "") {

@@ -426,9 +426,19 @@ func usualReading(its []item) (usual, error) {
 			return u, errNoAddress
 		}
 		u.ip = ip
-		if len(name) > 1 && !heloSet {
+		switch {
+		case heloSet:
+		case len(name) > 1:
 			// "from name [192.0.2.1] by": the name before the address.
 			helo, heloSet = strings.Join(name[:len(name)-1], " "), true
+		case !strings.HasPrefix(name[0], "["), !onlyKeyValues(tail):
+			// A bare address, or a literal followed by comments of
+			// another MTA than Exim ("from [192.0.2.1] (account
+			// user)", CommuniGate Pro): the host's record of the
+			// client, not a HELO name. Exim writes "from [192.0.2.1]"
+			// alone, or with key=value items, for a client whose HELO
+			// was that literal.
+			heloSet = true
 		}
 	default:
 		return u, errNoAddress
@@ -473,6 +483,22 @@ func tailHELO(tail []item, tcp *comment) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// onlyKeyValues reports whether the items are comments of key=value
+// items only, as Exim writes them ("(port=1234 helo=name)").
+func onlyKeyValues(its []item) bool {
+	for _, it := range its {
+		if it.c == nil {
+			return false
+		}
+		for _, w := range it.c.words {
+			if !strings.Contains(w, "=") {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // lastWordIP returns the index of the last item of tail that is an
