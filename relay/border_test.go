@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mtaguard/mtaguard/internal/header"
 	"github.com/mtaguard/mtaguard/internal/netset"
@@ -190,6 +191,13 @@ func TestBorderFormats(t *testing.T) {
 		{"qmail-ldap ident literal", "Received: from unknown (HELO helo.sender.example) (jdavid@[203.0.113.5]) (envelope-sender <a@b>)\r\n" +
 			"  by border.local.example (qmail-ldap-1.03) with SMTP for <a@b>; 12 Feb 2003 18:23:19 -0000\r\n",
 			"203.0.113.5", "helo.sender.example", false},
+		{"amavisd, the host's own address", "Received: from helo.sender.example ([203.0.113.5])\r\n" +
+			"  by border.local.example (border.local.example [198.51.100.25]) (amavisd-new, port 10026)\r\n" +
+			"  with ESMTP id x; Mon, 01 Dec 2025 10:00:00 +0000\r\n",
+			"203.0.113.5", "helo.sender.example", false},
+		{"exchange online IPv6 with zone", "Received: from DM6PR12MB4123.namprd12.prod.outlook.com ([2603:10b6:5:1c0::15]) by\r\n" +
+			" DM6PR12MB4124.namprd12.prod.outlook.com ([fe80::1234:5678:9abc:def0%4]) with mapi id 15.20.5373.018;\r\n Mon, 1 Dec 2025 10:00:00 +0000\r\n",
+			"2603:10b6:5:1c0::15", "DM6PR12MB4123.namprd12.prod.outlook.com", false},
 		{"lower-case keywords, LF only", "received: FROM helo.sender.example (x [203.0.113.5])\n\tBY border WITH esmtpa;\n",
 			"203.0.113.5", "helo.sender.example", true},
 	} {
@@ -593,4 +601,26 @@ func FuzzBorder(f *testing.F) {
 			return
 		}
 	})
+}
+
+// TestBorderHostileShapes: fields of up to the header's 1 MiB built to
+// make the reader quadratic are read in well under the bound.
+func TestBorderHostileShapes(t *testing.T) {
+	for name, f := range map[string]string{
+		"addr comments": "from h " + strings.Repeat("([10.1.2.3]) ", 70000) + "by x;",
+		"addr comments then plain": "from h " + strings.Repeat("([10.1.2.3]) (c) ", 40000) + "by x;",
+		"plain then addr": "from h ([10.1.2.3]) " + strings.Repeat("(c) ", 150000) + "with x;",
+		"words": "from h " + strings.Repeat("[10.1.2.3] ", 80000) + "by x;",
+		"by words": "from h " + strings.Repeat("[10.1.2.3] by ", 60000) + "by x;",
+		"nested": "from h " + strings.Repeat("(", 300000) + "by x;",
+		"closed nested": "from h " + strings.Repeat("(", 150000) + "[10.1.2.3]" + strings.Repeat(")", 150000) + " by x;",
+		"comment lead": strings.Repeat("(from a [10.1.2.3]) ", 50000) + "by x;",
+		"HELO comments": "from h " + strings.Repeat("(HELO [10.1.2.3]) ", 50000) + "by x;",
+	} {
+		start := time.Now()
+		_, err := Border(strings.NewReader("Received: "+f+"\r\n\r\n"), ourNets)
+		if el := time.Since(start); el > 5*time.Second {
+			t.Errorf("%s: %v (%v)", name, el, err)
+		}
+	}
 }

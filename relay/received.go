@@ -205,10 +205,11 @@ func parseFrom(s string, cs comments, its []item, ours func(netip.Addr) bool) (r
 			add(ip)
 		}
 	}
+	var skip commentSkipper
 	for k := range cs {
 		// Nested comments too: a TCP-info can sit inside client text.
 		c := &cs[k]
-		if c.start < its0(its, len(s)) || byClause(s, cs, c) {
+		if c.start < its0(its, len(s)) || c.closed && (!c.address().IsValid() || byClause(s, cs, &skip, c)) {
 			continue
 		}
 		if !c.closed {
@@ -638,11 +639,12 @@ func knownHELO(h string) string {
 }
 
 // byClause reports whether the comment is the receiving host's own
-// address in its "by" clause, as Exchange writes it: "by host
-// (192.0.2.1) with". A TCP-info is followed by "by" or a comment, never
-// by "with", so this never passes over one.
-func byClause(s string, cs comments, c *comment) bool {
-	if w, _ := word(s, skipSpace(s, c.end)); !strings.EqualFold(w, "with") {
+// address in its "by" clause, as Exchange and amavisd write it: "by host
+// (192.0.2.1) with", "by host (host [192.0.2.1]) (amavisd-new, port
+// 10026) with". A TCP-info is followed by comments and "by" (or the end),
+// never by "with", so this never passes over one.
+func byClause(s string, cs comments, skip *commentSkipper, c *comment) bool {
+	if w, _ := word(s, skip.past(s, cs, c.end)); !strings.EqualFold(w, "with") {
 		return false
 	}
 	j := skipSpaceBack(s, c.start)
@@ -655,6 +657,36 @@ func byClause(s string, cs comments, c *comment) bool {
 	}
 	j = skipSpaceBack(s, k)
 	return j >= 2 && strings.EqualFold(s[j-2:j], "by") && (j == 2 || isSpace(s[j-3]))
+}
+
+// commentSkipper finds where a run of closed comments ends, remembering
+// what it found so that a field of many comments is read in linear time.
+type commentSkipper struct{ end map[int]int }
+
+// past returns the index of the first byte that is neither white space
+// nor part of a closed comment from s[i] on.
+func (k *commentSkipper) past(s string, cs comments, i int) int {
+	if k.end == nil {
+		k.end = map[int]int{}
+	}
+	var path []int
+	i = skipSpace(s, i)
+	for i < len(s) && s[i] == '(' {
+		if e, ok := k.end[i]; ok {
+			i = e
+			break
+		}
+		c := cs.at(i)
+		if c == nil || !c.closed {
+			break
+		}
+		path = append(path, i)
+		i = skipSpace(s, c.end)
+	}
+	for _, p := range path {
+		k.end[p] = i
+	}
+	return i
 }
 
 // skipSpaceBack returns the index just past the last non-space byte
