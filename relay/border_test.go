@@ -607,15 +607,15 @@ func FuzzBorder(f *testing.F) {
 // make the reader quadratic are read in well under the bound.
 func TestBorderHostileShapes(t *testing.T) {
 	for name, f := range map[string]string{
-		"addr comments": "from h " + strings.Repeat("([10.1.2.3]) ", 70000) + "by x;",
+		"addr comments":            "from h " + strings.Repeat("([10.1.2.3]) ", 70000) + "by x;",
 		"addr comments then plain": "from h " + strings.Repeat("([10.1.2.3]) (c) ", 40000) + "by x;",
-		"plain then addr": "from h ([10.1.2.3]) " + strings.Repeat("(c) ", 150000) + "with x;",
-		"words": "from h " + strings.Repeat("[10.1.2.3] ", 80000) + "by x;",
-		"by words": "from h " + strings.Repeat("[10.1.2.3] by ", 60000) + "by x;",
-		"nested": "from h " + strings.Repeat("(", 300000) + "by x;",
-		"closed nested": "from h " + strings.Repeat("(", 150000) + "[10.1.2.3]" + strings.Repeat(")", 150000) + " by x;",
-		"comment lead": strings.Repeat("(from a [10.1.2.3]) ", 50000) + "by x;",
-		"HELO comments": "from h " + strings.Repeat("(HELO [10.1.2.3]) ", 50000) + "by x;",
+		"plain then addr":          "from h ([10.1.2.3]) " + strings.Repeat("(c) ", 150000) + "with x;",
+		"words":                    "from h " + strings.Repeat("[10.1.2.3] ", 80000) + "by x;",
+		"by words":                 "from h " + strings.Repeat("[10.1.2.3] by ", 60000) + "by x;",
+		"nested":                   "from h " + strings.Repeat("(", 300000) + "by x;",
+		"closed nested":            "from h " + strings.Repeat("(", 150000) + "[10.1.2.3]" + strings.Repeat(")", 150000) + " by x;",
+		"comment lead":             strings.Repeat("(from a [10.1.2.3]) ", 50000) + "by x;",
+		"HELO comments":            "from h " + strings.Repeat("(HELO [10.1.2.3]) ", 50000) + "by x;",
 	} {
 		start := time.Now()
 		_, err := Border(strings.NewReader("Received: "+f+"\r\n\r\n"), ourNets)
