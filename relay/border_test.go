@@ -198,6 +198,8 @@ func TestBorderFormats(t *testing.T) {
 		{"exchange online IPv6 with zone", "Received: from DM6PR12MB4123.namprd12.prod.outlook.com ([2603:10b6:5:1c0::15]) by\r\n" +
 			" DM6PR12MB4124.namprd12.prod.outlook.com ([fe80::1234:5678:9abc:def0%4]) with mapi id 15.20.5373.018;\r\n Mon, 1 Dec 2025 10:00:00 +0000\r\n",
 			"2603:10b6:5:1c0::15", "DM6PR12MB4123.namprd12.prod.outlook.com", false},
+		{"unknown name before the address", "Received: from unknown [203.0.113.5] by border.local.example with QMQP; Fri, 08 Feb 2019 06:56:18 -0500\r\n",
+			"203.0.113.5", "", false},
 		{"lower-case keywords, LF only", "received: FROM helo.sender.example (x [203.0.113.5])\n\tBY border WITH esmtpa;\n",
 			"203.0.113.5", "helo.sender.example", true},
 	} {
@@ -389,6 +391,39 @@ func clientMessage(layout, helo, rcpt, tail string) string {
 			"\tby border.local.example with esmtps (TLS1.3) tls TLS_AES_256_GCM_SHA384\r\n" +
 			"\t(Exim 4.96)\r\n\t(envelope-from <" + helo + ">)\r\n\tid 1abcde-000123-AB\r\n" +
 			"\tfor " + rcpt + "; Mon, 01 Dec 2025 10:00:00 +0000\r\n")
+	case "communigate":
+		b.WriteString("Received: from [" + borderClient + "] (HELO " + helo + ")\r\n" +
+			"\tby border.local.example (CommuniGate Pro SMTP 5.1.13) with ESMTPS id 9843045\r\n" +
+			"\tfor " + rcpt + "; Mon, 01 Dec 2025 10:00:00 +0000\r\n")
+	case "communigate account":
+		b.WriteString("Received: from [" + borderClient + "] (account user@local.example HELO " + helo + ")\r\n" +
+			"\tby border.local.example (CommuniGate Pro SMTP 5.1.13) with ESMTPS id 9843045\r\n" +
+			"\tfor " + rcpt + "; Mon, 01 Dec 2025 10:00:00 +0000\r\n")
+	case "gmx":
+		b.WriteString("Received: from mail.sender.example (EHLO " + helo + ") [" + borderClient + "]\r\n" +
+			"\tby border.local.example (mp033) with SMTP; 01 Dec 2025 10:00:00 +0100\r\n")
+	case "momentum":
+		b.WriteString("Received: from ([" + borderClient + ":50387] helo=" + helo + ")\r\n" +
+			"\tby border.local.example (ecelerity 2.1.1.3 r(11743)) with ESMTP id 80/0A\r\n" +
+			"\tfor <" + rcpt + ">; Mon, 01 Dec 2025 10:00:00 +0000\r\n")
+	case "mdaemon":
+		b.WriteString("Received: from " + helo + " [" + borderClient + "] by border.local.example [10.0.0.1] with SMTP (MDaemon.PRO.v5.0.6.R)\r\n" +
+			"\tfor <" + rcpt + ">; Mon, 01 Dec 2025 10:00:00 +0000\r\n")
+	case "exim 3":
+		b.WriteString("Received: from mail.sender.example (" + helo + ") [" + borderClient + ".13219] (ident)\r\n" +
+			"\tby border.local.example with esmtp (Exim 3.35 #1 (Debian)) id 1CO5y7-0001vC-00\r\n" +
+			"\tfor " + rcpt + "; Mon, 01 Dec 2025 10:00:00 +0000\r\n")
+	case "exim 3 ident":
+		// The ident string (RFC 1413) comes from the client's host too.
+		b.WriteString("Received: from mail.sender.example (mail.sender.example) [" + borderClient + ".13219] (" + helo + ")\r\n" +
+			"\tby border.local.example with esmtp (Exim 3.35 #1 (Debian)) id 1CO5y7-0001vC-00\r\n" +
+			"\tfor " + rcpt + "; Mon, 01 Dec 2025 10:00:00 +0000\r\n")
+	case "qmail":
+		b.WriteString("Received: from unknown (HELO " + helo + ") (" + borderClient + ")\r\n" +
+			"\tby border.local.example with SMTP; 1 Dec 2025 10:00:00 -0000\r\n")
+	case "xmail":
+		b.WriteString("Received: from " + helo + " (" + borderClient + ":23198) by border.local.example with [XMail 1.20 ESMTP Server]\r\n" +
+			"\tid <S72E> for <" + rcpt + "> from <a@sender.example>; Mon, 01 Dec 2025 10:00:00 +0000\r\n")
 	default:
 		panic(layout)
 	}
@@ -494,6 +529,33 @@ func TestBorderClientText(t *testing.T) {
 	}
 }
 
+// TestBorderClientTextDialects: the property of TestBorderClientText in
+// the other dialects Border reads, with client text where each writes
+// the HELO name: a benign name gives the client; hostile ones give the
+// client or an error.
+func TestBorderClientTextDialects(t *testing.T) {
+	hostile := []string{
+		"x) (y [10.1.2.3]", "x) (y [198.51.100.1]", "[10.1.2.3]", "[198.51.100.1]", "10.1.2.3",
+		"[10.1.2.3]) (y [10.1.2.3]) by (", "x [10.1.2.3] by y", "x ( (y [198.51.100.1]) by z",
+		"x ( (y [10.1.2.3]) by z", "(", ")", "x) by y (z [10.1.2.3]", "HELO [10.1.2.3]", "x helo=[10.1.2.3]",
+		"x) [10.1.2.3] by y (", "x) (account [10.1.2.3]", "x; Mon, 1 Dec 2025 10:00:00 +0000",
+		"[10.1.2.3] (HELO", "x) (HELO [198.51.100.1]) (z [10.1.2.3]", "claiming to be [10.1.2.3]",
+		"[0.0.0.1] BY", "x by", "x) by (", "x (y [10.1.2.3])", "x [10.1.2.3]", "[10.1.2.3] by y",
+	}
+	for _, layout := range []string{"communigate", "communigate account", "gmx", "momentum", "mdaemon", "exim 3", "qmail", "xmail", "exim 3 ident"} {
+		hop, err := Border(strings.NewReader(clientMessage(layout, "mail.sender.example", "user@local.example", "")), ourNets)
+		if err != nil || hop.IP != netip.MustParseAddr(borderClient) || hop.Auth {
+			t.Errorf("%s, benign HELO: %+v, %v; want %s", layout, hop, err, borderClient)
+		}
+		for _, helo := range hostile {
+			hop, err := Border(strings.NewReader(clientMessage(layout, helo, "user@local.example", "")), ourNets)
+			if err == nil && (hop.IP != netip.MustParseAddr(borderClient) || hop.Auth) || errors.Is(err, ErrNoHop) {
+				t.Errorf("%s, HELO %q: %+v, %v; want %s or an error", layout, helo, hop, err, borderClient)
+			}
+		}
+	}
+}
+
 // FuzzBorderClientText: the property of TestBorderClientText for any
 // HELO name, recipient and data the client chooses.
 func FuzzBorderClientText(f *testing.F) {
@@ -503,7 +565,13 @@ func FuzzBorderClientText(f *testing.F) {
 	f.Add(uint8(2), "x) (y [10.1.2.3]) by (", "user@local.example", "")
 	f.Add(uint8(3), `"(x [10.1.2.3]) by y"@sender.example`, "user@local.example", "\t(x [10.1.2.4]) by y; Mon, 1 Dec 2025 09:00:00 +0000\r\n")
 	f.Add(uint8(0), "[127.0.0.1] by x", "a@b", " (x [127.0.0.1])\r\n")
-	layouts := []string{"verbatim", "one line", "client CN", "exim"}
+	for layout := uint8(4); layout < 13; layout++ {
+		f.Add(layout, "x) (y [10.1.2.3]", "user@local.example", "")
+		f.Add(layout, "[10.1.2.3]) (y [10.1.2.3]) by (", "user@local.example", "")
+		f.Add(layout, "x [10.1.2.3] by y", "user@local.example", "")
+		f.Add(layout, "x ( (y [198.51.100.1]) by z", "user@local.example", "")
+	}
+	layouts := []string{"verbatim", "one line", "client CN", "exim", "communigate", "communigate account", "gmx", "momentum", "mdaemon", "exim 3", "qmail", "xmail", "exim 3 ident"}
 	f.Fuzz(func(t *testing.T, layout uint8, helo, rcpt, tail string) {
 		// The client cannot put a line break in an SMTP command.
 		if strings.ContainsAny(helo+rcpt, "\r\n") {

@@ -248,7 +248,7 @@ func parseFrom(s string, cs comments, its []item, ours func(netip.Addr) bool) (r
 	case uerr == nil && usual.ip == f.ip:
 		f.helo = usual.helo
 	case len(rs) > 0 && allAt(rs, f.ip):
-		f.helo = rs[0].helo
+		f.helo = readingHELO(s, its, rs[0])
 	default:
 		if uerr == nil {
 			uerr = errAmbiguous
@@ -271,8 +271,10 @@ func its0(its []item, def int) int {
 
 // recorded returns the address its[k] records if it is an address of its
 // own (a word, not a comment) that the host may have written: not the
-// "by" host's own ("by 192.0.2.1", "by host [192.0.2.1] with") and not a
-// HELO literal that the host's TCP-info comment follows.
+// "by" host's own (see byHost), and not a HELO literal as the from-name
+// that the host's TCP-info comment follows (Postfix's "from [192.168.1.2]
+// (name [192.0.2.1])"). Nothing else is passed over: the client can write
+// "by" or a comment before the host's address, but not after it.
 func recorded(s string, its []item, k int) (netip.Addr, bool) {
 	it := its[k]
 	if it.c != nil || it.semi {
@@ -280,17 +282,46 @@ func recorded(s string, its []item, k int) (netip.Addr, bool) {
 	}
 	ip, ok := wordIP(it.w)
 	switch {
-	case !ok:
+	case !ok, byHost(its, k):
 		return netip.Addr{}, false
-	case k > 0 && its[k-1].isWord("by"):
-		return netip.Addr{}, false
-	case k > 1 && its[k-2].isWord("by") && its[k-1].c == nil && k+1 < len(its) && its[k+1].isWord("with"):
-		return netip.Addr{}, false
-	case k+1 < len(its) && its[k+1].c != nil && its[k+1].c.tcpInfo():
-		// Postfix's "from [192.168.1.2] (name [192.0.2.1])": a HELO literal.
+	case k == 0 && plainAddress(it.w) && len(its) > 1 && its[1].c != nil && its[1].c.tcpInfo():
 		return netip.Addr{}, false
 	}
 	return ip, true
+}
+
+// byHost reports whether the word its[k] stands where the "by" clause
+// names the receiving host ("by 192.0.2.1;", "by host [192.0.2.1] with"):
+// right after "by" or "by name", and not followed, past comments, by a
+// "by" of its own, as every client address a host writes as a word is.
+func byHost(its []item, k int) bool {
+	after := k > 0 && its[k-1].isWord("by") ||
+		k > 1 && its[k-2].isWord("by") && its[k-1].c == nil && !its[k-1].semi
+	if !after {
+		return false
+	}
+	j := k + 1
+	for j < len(its) && its[j].c != nil && its[j].c.closed {
+		j++
+	}
+	return j >= len(its) || !its[j].isWord("by")
+}
+
+// plainAddress reports whether w is an address as a HELO name is written:
+// a bare address or an address literal, without a port.
+func plainAddress(w string) bool {
+	if _, err := netip.ParseAddr(w); err == nil {
+		return true
+	}
+	if len(w) < 3 || w[0] != '[' || w[len(w)-1] != ']' {
+		return false
+	}
+	inner := w[1 : len(w)-1]
+	if len(inner) > 5 && strings.EqualFold(inner[:5], "IPv6:") {
+		inner = inner[5:]
+	}
+	_, err := netip.ParseAddr(inner)
+	return err == nil
 }
 
 // hostPart returns the field up to the end of its first line that ends
@@ -431,7 +462,7 @@ func usualReading(its []item) (usual, error) {
 		case heloSet:
 		case len(name) > 1:
 			// "from name [192.0.2.1] by": the name before the address.
-			helo, heloSet = strings.Join(name[:len(name)-1], " "), true
+			helo, heloSet = knownHELO(strings.Join(name[:len(name)-1], " ")), true
 		case !strings.HasPrefix(name[0], "["), !onlyKeyValues(tail):
 			// A bare address, or a literal followed by comments of
 			// another MTA than Exim ("from [192.0.2.1] (account
@@ -523,7 +554,6 @@ type reading struct {
 	ip    netip.Addr //
 	c     *comment   // the comment that records ip; nil for a word of its own
 	by    int        // index just past the "by" that follows, or -1 (';' or end)
-	helo  string
 }
 
 // readings returns the places in the "from" clause, whose top-level items
@@ -539,7 +569,7 @@ func readings(s string, cs comments, its []item) []reading {
 	from := its0(its, len(s))
 	var rs []reading
 	for k, it := range its {
-		if it.c != nil || it.semi || k > 0 && its[k-1].isWord("by") {
+		if it.c != nil || it.semi || byHost(its, k) {
 			continue
 		}
 		if ip, ok := wordIP(it.w); ok {
@@ -575,9 +605,6 @@ func readings(s string, cs comments, its []item) []reading {
 			}
 		}
 		kept = append(kept, r)
-	}
-	for n := range kept {
-		kept[n].helo = readingHELO(s, its, kept[n])
 	}
 	return kept
 }
