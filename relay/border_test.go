@@ -418,6 +418,12 @@ func clientMessage(layout, helo, rcpt, tail string) string {
 		b.WriteString("Received: from mail.sender.example (mail.sender.example) [" + borderClient + ".13219] (" + helo + ")\r\n" +
 			"\tby border.local.example with esmtp (Exim 3.35 #1 (Debian)) id 1CO5y7-0001vC-00\r\n" +
 			"\tfor " + rcpt + "; Mon, 01 Dec 2025 10:00:00 +0000\r\n")
+	case "navgw":
+		b.WriteString("Received: (from " + helo + " [" + borderClient + "]) by border.local.example (NAVGW 2.5.2.12) with SMTP id M1\r\n" +
+			"\tfor <" + rcpt + ">; Tue, 04 Apr 2006 15:28:45 +0100\r\n")
+	case "claiming":
+		b.WriteString("Received: from mail.sender.example(" + borderClient + "), claiming to be \"" + helo + "\"\r\n" +
+			"\tvia SMTP by border.local.example, id smtpd1PBsZT; Mon, 01 Dec 2025 10:00:00 +0000\r\n")
 	case "qmail":
 		b.WriteString("Received: from unknown (HELO " + helo + ") (" + borderClient + ")\r\n" +
 			"\tby border.local.example with SMTP; 1 Dec 2025 10:00:00 -0000\r\n")
@@ -541,8 +547,9 @@ func TestBorderClientTextDialects(t *testing.T) {
 		"x) [10.1.2.3] by y (", "x) (account [10.1.2.3]", "x; Mon, 1 Dec 2025 10:00:00 +0000",
 		"[10.1.2.3] (HELO", "x) (HELO [198.51.100.1]) (z [10.1.2.3]", "claiming to be [10.1.2.3]",
 		"[0.0.0.1] BY", "x by", "x) by (", "x (y [10.1.2.3])", "x [10.1.2.3]", "[10.1.2.3] by y",
+		"x\" (y [10.1.2.3]) by z \"", "x [10.1.2.3] by y", "x [10.1.2.3]) (y", "x [10.1.2.3]) by y (z",
 	}
-	for _, layout := range []string{"communigate", "communigate account", "gmx", "momentum", "mdaemon", "exim 3", "qmail", "xmail", "exim 3 ident"} {
+	for _, layout := range []string{"communigate", "communigate account", "gmx", "momentum", "mdaemon", "exim 3", "qmail", "xmail", "exim 3 ident", "navgw", "claiming"} {
 		hop, err := Border(strings.NewReader(clientMessage(layout, "mail.sender.example", "user@local.example", "")), ourNets)
 		if err != nil || hop.IP != netip.MustParseAddr(borderClient) || hop.Auth {
 			t.Errorf("%s, benign HELO: %+v, %v; want %s", layout, hop, err, borderClient)
@@ -565,13 +572,13 @@ func FuzzBorderClientText(f *testing.F) {
 	f.Add(uint8(2), "x) (y [10.1.2.3]) by (", "user@local.example", "")
 	f.Add(uint8(3), `"(x [10.1.2.3]) by y"@sender.example`, "user@local.example", "\t(x [10.1.2.4]) by y; Mon, 1 Dec 2025 09:00:00 +0000\r\n")
 	f.Add(uint8(0), "[127.0.0.1] by x", "a@b", " (x [127.0.0.1])\r\n")
-	for layout := uint8(4); layout < 13; layout++ {
+	for layout := uint8(4); layout < 15; layout++ {
 		f.Add(layout, "x) (y [10.1.2.3]", "user@local.example", "")
 		f.Add(layout, "[10.1.2.3]) (y [10.1.2.3]) by (", "user@local.example", "")
 		f.Add(layout, "x [10.1.2.3] by y", "user@local.example", "")
 		f.Add(layout, "x ( (y [198.51.100.1]) by z", "user@local.example", "")
 	}
-	layouts := []string{"verbatim", "one line", "client CN", "exim", "communigate", "communigate account", "gmx", "momentum", "mdaemon", "exim 3", "qmail", "xmail", "exim 3 ident"}
+	layouts := []string{"verbatim", "one line", "client CN", "exim", "communigate", "communigate account", "gmx", "momentum", "mdaemon", "exim 3", "qmail", "xmail", "exim 3 ident", "navgw", "claiming"}
 	f.Fuzz(func(t *testing.T, layout uint8, helo, rcpt, tail string) {
 		// The client cannot put a line break in an SMTP command.
 		if strings.ContainsAny(helo+rcpt, "\r\n") {

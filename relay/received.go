@@ -113,14 +113,21 @@ func parseReceived(v string, ours func(netip.Addr) bool) (received, error) {
 
 // commentClient reads a field without a "from" clause whose leading
 // comments lead are all it has before "by". Most such fields record a
-// step inside one host ("(qmail 1 invoked by uid 89)"); one that records
-// an address is read if its comment is a "from" clause ("(from name
-// [192.0.2.1]) by host", Norton AntiVirus gateways), and is an error
-// otherwise.
+// step inside one host ("(qmail 1 invoked by uid 89)"); one whose comment
+// is a "from" clause is read as that clause ("(from name [192.0.2.1]) by
+// host", Norton AntiVirus gateways), and one that records an address in
+// any other comment is an error.
+//
+// The name in "(from name [192.0.2.1])" is the client's HELO name, which
+// can close the comment early ("(from x) by y [192.0.2.1]) by host"): so
+// the rest of the field is read with it, and a "from" comment that gives
+// no address is passed over ("(from root@localhost) by host (8.14.4/
+// Submit)", Sendmail's local submission) only if no address stands
+// anywhere in the field.
 func commentClient(s string, lead []item, ours func(netip.Addr) bool) (received, error) {
 	var rec *comment
 	for _, it := range lead {
-		if !hasAddress(s[it.start:it.end]) {
+		if !fromComment(it.c) && !hasAddress(s[it.start:it.end]) {
 			continue
 		}
 		if rec != nil {
@@ -131,15 +138,23 @@ func commentClient(s string, lead []item, ours func(netip.Addr) bool) (received,
 	if rec == nil {
 		return received{}, nil
 	}
-	if len(rec.words) == 0 || !strings.EqualFold(rec.words[0], "from") {
+	if !fromComment(rec) {
 		return received{hasFrom: true}, errReceived
 	}
 	// Read it as the clause it stands for: "from name [192.0.2.1] by host".
 	inner := s[rec.start+1 : rec.end-1]
 	_, after := word(inner, skipSpace(inner, 0))
 	f, err := parseReceived("from "+inner[after:]+" "+s[rec.end:], ours)
+	if err != nil && !hasAddress(s) {
+		return received{}, nil
+	}
 	f.hasFrom = true
 	return f, err
+}
+
+// fromComment reports whether c opens with "from": "(from name [192.0.2.1])".
+func fromComment(c *comment) bool {
+	return c.closed && len(c.words) > 0 && strings.EqualFold(c.words[0], "from")
 }
 
 // hasAddress reports whether s holds an IP address anywhere: a run of
@@ -209,7 +224,7 @@ func parseFrom(s string, cs comments, its []item, ours func(netip.Addr) bool) (r
 	for k := range cs {
 		// Nested comments too: a TCP-info can sit inside client text.
 		c := &cs[k]
-		if c.start < its0(its, len(s)) || c.closed && (!c.address().IsValid() || byClause(s, cs, &skip, c)) {
+		if c.start < its0(its, len(s)) || c.closed && (len(c.addresses()) == 0 || byClause(s, cs, &skip, c)) {
 			continue
 		}
 		if !c.closed {
@@ -222,7 +237,7 @@ func parseFrom(s string, cs comments, its []item, ours func(netip.Addr) bool) (r
 			}
 			continue
 		}
-		if ip := c.address(); ip.IsValid() {
+		for _, ip := range c.addresses() {
 			add(ip)
 		}
 	}
@@ -765,21 +780,12 @@ func (c *comment) tcpInfo() bool {
 // first bracketed address literal ("[192.0.2.1]", "[IPv6:2001:db8::1]",
 // Exim's "[192.0.2.1]:1234", "name[192.0.2.1]"), else a bare address as
 // its first word (Exchange "192.0.2.1", qmail "ident@192.0.2.1", XMail
-// "192.0.2.1:1234"). Text that is the client's is not looked into: what
-// follows a "HELO", "EHLO" or "LHLO" (unless the comment is just that and
-// an address literal, which is also the TCP-info of a client whose reverse
-// DNS name is "HELO"), a helo= item and what follows it, and "claiming to
-// be". Other key=value items and nested comments are not looked into
-// either.
+// "192.0.2.1:1234"). Text the host marks as the client's is not looked
+// into (see hostWords); nor are key=value items and nested comments.
 func (c *comment) address() netip.Addr {
-	for i, w := range c.words {
-		if heloKeyword(w) && !(i == 0 && len(c.words) == 2) || strings.EqualFold(w, "claiming") {
-			break
-		}
-		if k, _, ok := strings.Cut(w, "="); ok {
-			if strings.EqualFold(k, "helo") || strings.EqualFold(k, "ehlo") {
-				break
-			}
+	words := c.hostWords()
+	for _, w := range words {
+		if strings.Contains(w, "=") {
 			continue
 		}
 		if b := strings.IndexByte(w, '['); b >= 0 {
@@ -788,13 +794,60 @@ func (c *comment) address() netip.Addr {
 			}
 		}
 	}
-	if len(c.words) > 0 {
-		w := c.words[0]
+	if len(words) > 0 {
+		w := words[0]
 		if ip, ok := bareIP(w[strings.LastIndexByte(w, '@')+1:]); ok {
 			return ip
 		}
 	}
 	return netip.Addr{}
+}
+
+// addresses returns every address the comment's host text holds in any
+// of the forms of address, wherever it stands among the words (text the
+// client wrote inside a comment of the host's can come before the host's
+// own address): every bracketed one, and a bare one as the first word or
+// after an ident ("ident@192.0.2.1"). A bare address elsewhere is a
+// version number ("(Scalix SMTP Relay 10.0.1.3)").
+func (c *comment) addresses() []netip.Addr {
+	var ips []netip.Addr
+	for i, w := range c.hostWords() {
+		if strings.Contains(w, "=") {
+			continue
+		}
+		if b := strings.IndexByte(w, '['); b >= 0 {
+			if ip, ok := bracketIP(w[b:]); ok {
+				ips = append(ips, ip)
+				continue
+			}
+		}
+		at := strings.LastIndexByte(w, '@')
+		if i > 0 && at < 0 {
+			continue
+		}
+		if ip, ok := bareIP(w[at+1:]); ok {
+			ips = append(ips, ip)
+		}
+	}
+	return ips
+}
+
+// hostWords returns the comment's words up to where the host marks the
+// rest as the client's: a "HELO", "EHLO" or "LHLO" that opens the comment
+// (qmail, CommuniGate Pro: "(HELO name)") or follows "account user"
+// (CommuniGate Pro after SMTP AUTH), and a helo= item (Exim, Momentum).
+// A comment of just "HELO" and an address literal is read whole: it is
+// also the TCP-info of a client whose reverse DNS name is "HELO".
+func (c *comment) hostWords() []string {
+	for i, w := range c.words {
+		switch {
+		case heloKeyword(w) && (i == 0 && len(c.words) != 2 || i == 2 && strings.EqualFold(c.words[0], "account")):
+			return c.words[:i]
+		case len(w) > 5 && (strings.EqualFold(w[:5], "helo=") || strings.EqualFold(w[:5], "ehlo=")):
+			return c.words[:i]
+		}
+	}
+	return c.words
 }
 
 // value returns the value of the comment's first key=value item with the
