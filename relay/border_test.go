@@ -547,7 +547,7 @@ func TestBorderClientTextDialects(t *testing.T) {
 		"x) [10.1.2.3] by y (", "x) (account [10.1.2.3]", "x; Mon, 1 Dec 2025 10:00:00 +0000",
 		"[10.1.2.3] (HELO", "x) (HELO [198.51.100.1]) (z [10.1.2.3]", "claiming to be [10.1.2.3]",
 		"[0.0.0.1] BY", "x by", "x) by (", "x (y [10.1.2.3])", "x [10.1.2.3]", "[10.1.2.3] by y",
-		"x\" (y [10.1.2.3]) by z \"", "x [10.1.2.3] by y", "x [10.1.2.3]) (y", "x [10.1.2.3]) by y (z",
+		"x\" (y [10.1.2.3]) by z \"", "x) by y", "x) by y; Mon, 1 Dec 2025 10:00:00 +0000", "x [10.1.2.3] by y", "x [10.1.2.3]) (y", "x [10.1.2.3]) by y (z",
 	}
 	for _, layout := range []string{"communigate", "communigate account", "gmx", "momentum", "mdaemon", "exim 3", "qmail", "xmail", "exim 3 ident", "navgw", "claiming"} {
 		hop, err := Border(strings.NewReader(clientMessage(layout, "mail.sender.example", "user@local.example", "")), ourNets)

@@ -56,8 +56,9 @@ type received struct {
 //
 // So the client's address is either in a comment (the TCP-info) or a word
 // of its own, and only text the receiving host wrote records it: the text
-// after "HELO", "EHLO" or "LHLO" in a comment, a helo= item and the
-// string after "claiming to be" are the client's, whatever they hold.
+// after the "HELO", "EHLO" or "LHLO" that opens a comment (or follows
+// "account user") and after a helo= item is the client's, whatever it
+// holds (see comment.hostWords).
 //
 // The rest of the field is not all the receiving host's either. The client
 // chose the HELO name, which an MTA may write verbatim, parentheses,

@@ -230,9 +230,11 @@ type Hop struct {
 //     read as recording is trusted, the client is named only if it is the
 //     one untrusted address among them and the field's shape shows the
 //     host wrote it, and otherwise the field is an error. Text the host
-//     marks as the client's (after "HELO", "EHLO" or "LHLO", a helo=
-//     item, or "claiming to be") never counts as an address. Hop.Auth is
-//     set only if every "with" protocol in the field says so.
+//     marks as the client's (after the "HELO", "EHLO" or "LHLO" that opens
+//     a comment, as in qmail's "(HELO name)" and CommuniGate Pro's
+//     "(account user HELO name)", and a helo= item) never counts as an
+//     address. Hop.Auth is set only if every "with" protocol in the field
+//     says so.
 //
 // Border reads the formats of Postfix, Sendmail, OpenSMTPD and Gmail
 // ("from helo (name [ip])"), Exim ("from name ([ip]:port helo=helo)",
