@@ -235,6 +235,10 @@ type Hop struct {
 //     "(account user HELO name)", and a helo= item) never counts as an
 //     address. Hop.Auth is set only if every "with" protocol in the field
 //     says so.
+//   - Lines end where mail readers end them (package header: CRLF, LF,
+//     or a bare CR), but a bare CR in a field down to the hop is an
+//     error: our hops do not write one, and a client's text written
+//     verbatim with one would cut the host's field in two.
 //
 // Border reads the formats of Postfix, Sendmail, OpenSMTPD and Gmail
 // ("from helo (name [ip])"), Exim ("from name ([ip]:port helo=helo)",
@@ -266,6 +270,13 @@ func Border(message io.Reader, trusted []netip.Prefix) (Hop, error) {
 			}
 			return Hop{}, fmt.Errorf("relay: header field %d: %w", n+1, errMalformed)
 		}
+		if bareCR(fld.Raw) {
+			// Mail readers end a line at a bare CR, and so does package
+			// header; but in a field of our own hops it can only be the
+			// client's text written verbatim (a HELO name, a recipient),
+			// which then cut the host's field short.
+			return Hop{}, fmt.Errorf("relay: header field %d: %w", n+1, errMalformed)
+		}
 		if !fld.Is("Received") {
 			continue
 		}
@@ -282,6 +293,16 @@ func Border(message io.Reader, trusted []netip.Prefix) (Hop, error) {
 		return Hop{IP: f.ip, HELO: f.helo, Auth: f.auth}, nil
 	}
 	return Hop{}, ErrNoHop
+}
+
+// bareCR reports whether b holds a CR not followed by LF.
+func bareCR(b []byte) bool {
+	for i, c := range b {
+		if c == '\r' && (i+1 == len(b) || b[i+1] != '\n') {
+			return true
+		}
+	}
+	return false
 }
 
 // validFieldName reports whether name is an RFC 5322 §3.6.8 field-name:
