@@ -4,9 +4,18 @@ import (
 	"errors"
 	"net/smtp"
 	"net/textproto"
+	"path/filepath"
 	"strings"
 	"testing"
 )
+
+// relayTestMessage is a plain message from alice@example.org, whose domain
+// publishes SPF and DMARC for the test client's address.
+const relayTestMessage = "From: Alice <alice@example.org>\r\n" +
+	"To: Bob <bob@example.net>\r\n" +
+	"Subject: hello\r\n" +
+	"\r\n" +
+	"Hi Bob.\r\n"
 
 // TestHostileRelayNonASCII drives the real server over SMTP with the
 // recipients of a relay attack that hides another domain behind one of
@@ -52,15 +61,16 @@ func TestHostileRelayNonASCII(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Write([]byte(cleanMessage)); err != nil {
+	if _, err := w.Write([]byte(relayTestMessage)); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	_ = c.Quit()
-	if msgs := delivered(t, maildir); len(msgs) != 1 {
-		t.Fatalf("%d messages delivered, want 1 (to bob only)", len(msgs))
+	// Delivery is to maildir/new, one file a message.
+	if files, _ := filepath.Glob(filepath.Join(maildir, "new", "*")); len(files) != 1 {
+		t.Fatalf("%d messages delivered, want 1 (to bob only)", len(files))
 	}
 }
 
