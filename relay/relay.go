@@ -213,7 +213,8 @@ type Hop struct {
 //     an error, where SpamAssassin skips it: skipping could step past the
 //     real client onto a field the client wrote. A field records a client
 //     when it has a "from" clause, or, without one, a comment before "by"
-//     that holds an address ("(from NAME [192.0.2.1]) by host").
+//     that holds an address or opens with "from" ("(from NAME [192.0.2.1])
+//     by host"; Sendmail's "(from root@localhost) by host" records none).
 //   - A field without either records a step inside one host (Postfix
 //     pickup "by host (Postfix, from userid 1000)", qmail "(qmail 1 invoked
 //     from network)", Gmail's internal "by 2002:..."), not a hand-over,
@@ -250,8 +251,8 @@ type Hop struct {
 // helo) [ip]"), QMQP and fetchmail ("from name [ip] by"), a bare "from ip
 // by", and comment-only fields "(from name [ip]) by", IPv6 with or without
 // the "IPv6:" tag, with and without a reverse DNS name. It reads the
-// header section with the bounds of a mail reader: at most 1 MiB and 1000
-// fields.
+// header section with the bounds of a mail reader, at most 1 MiB and 1000
+// fields; a larger section is an error, even when the hop comes first.
 //
 // The error is ErrNoHop when no field names an untrusted client, and
 // another error when the header cannot be read before one is found; the
