@@ -165,7 +165,7 @@ func ParseReply(body []byte) (*Reply, error) {
 	if w.Error != "" {
 		return nil, fmt.Errorf("rspamd: %s", clean(w.Error))
 	}
-	if w.Action == nil || *w.Action == "" {
+	if w.Action == nil || clean(*w.Action) == "" {
 		return nil, errors.New("rspamd: reply without an action")
 	}
 	r := &Reply{
