@@ -28,6 +28,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Facts are what the SMTP server knows about the message, sent to rspamd
@@ -96,6 +97,9 @@ type Reply struct {
 	Symbols       []Symbol
 	Message       string // the SMTP reply text rspamd suggests ("messages"/"smtp_message"), printable
 	Subject       string // the new Subject, with the rewrite subject action
+	// Time is how long rspamd says it took ("time_real"), 0 if it does
+	// not say.
+	Time time.Duration
 
 	// AddHeaders and RemoveHeaders are the header changes rspamd asks
 	// the MTA to make ("milter" block), as its milter would make them.
@@ -138,6 +142,7 @@ type wireReply struct {
 	Messages      map[string]json.RawMessage `json:"messages"`
 	Subject       string                     `json:"subject"`
 	Error         string                     `json:"error"`
+	TimeReal      float64                    `json:"time_real"`
 	Milter        *struct {
 		AddHeaders    map[string]json.RawMessage `json:"add_headers"`
 		RemoveHeaders map[string]json.RawMessage `json:"remove_headers"`
@@ -174,6 +179,9 @@ func ParseReply(body []byte) (*Reply, error) {
 		RequiredScore: w.RequiredScore,
 		Skipped:       w.IsSkipped,
 		Subject:       w.Subject,
+	}
+	if w.TimeReal > 0 && w.TimeReal < 3600 {
+		r.Time = time.Duration(w.TimeReal * float64(time.Second))
 	}
 	for name, s := range w.Symbols {
 		if s.Name == "" {
