@@ -245,3 +245,9 @@ func opError(err error) error {
 	}
 	return err
 }
+
+// Close closes the idle connections of the Checker's HTTP client.
+func (c *Checker) Close() error {
+	c.opts.Client.CloseIdleConnections()
+	return nil
+}

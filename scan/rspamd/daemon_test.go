@@ -122,7 +122,8 @@ var shared struct {
 }
 
 // sharedRspamd returns the package's rspamd, started once per test run:
-// rspamd loads its Lua rules for 10 to 30 seconds on a small machine.
+// rspamd loads its Lua rules for about 20 seconds on an idle two-core
+// machine, up to a minute on a busy one (hence the two-minute bound).
 func sharedRspamd(t testing.TB) *rspamdServer {
 	t.Helper()
 	path := daemontest.Look(t, "rspamd")
