@@ -1,9 +1,7 @@
-// Package redistest starts a redis-server of a test's own, on a loopback
-// port, in a temporary directory, without persistence, and stops it when
-// the test ends.
-//
-// Without redis-server the test is skipped, or fails when the environment
-// variable MTAGUARD_REQUIRE_TOOLS is 1 (as in CI).
+// Package redistest runs a redis-server of a test's own: on a loopback
+// port, in a temporary directory, without persistence, stopped when the
+// test ends. Without redis-server the test is skipped, or fails when
+// MTAGUARD_REQUIRE_TOOLS=1 (as in CI).
 package redistest
 
 import (
@@ -22,9 +20,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Server is a running (or stopped) redis-server.
+// Server is a running redis-server.
 type Server struct {
-	t    testing.TB
 	path string
 	dir  string
 	port int
@@ -32,7 +29,7 @@ type Server struct {
 	done chan struct{}
 }
 
-// Start starts a redis-server for t and stops it at the end of t.
+// Start starts a redis-server for t and stops it when t ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
 	path, err := exec.LookPath("redis-server")
@@ -42,7 +39,7 @@ func Start(t testing.TB) *Server {
 		}
 		t.Skip("redis-server not installed")
 	}
-	s := &Server{t: t, path: path, dir: t.TempDir()}
+	s := &Server{path: path, dir: t.TempDir()}
 	t.Cleanup(s.Stop)
 	// Another process may take the free port before redis-server binds
 	// it; then try another.
@@ -65,15 +62,12 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// Addr returns the server's "host:port".
+// Addr returns the server's host:port.
 func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 
-// Restart starts the server again on its port after Stop (it has kept
-// nothing) and waits until it answers.
+// Restart starts the server (again, after Stop) on its port and waits
+// until it answers.
 func (s *Server) Restart() error {
-	if s.cmd != nil {
-		return nil
-	}
 	cmd := exec.Command(s.path, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir, "--loglevel", "warning")
 	cmd.Dir = s.dir
@@ -122,8 +116,8 @@ func (s *Server) Stop() {
 	s.cmd = nil
 }
 
-// Client returns a client of the server that fails fast while it is down,
-// closed at the end of the test.
+// Client returns a client of the server that fails fast when it is down,
+// closed when t ends.
 func (s *Server) Client(t testing.TB) *redis.Client {
 	c := redis.NewClient(&redis.Options{
 		Addr:               s.Addr(),
@@ -140,43 +134,14 @@ func (s *Server) Client(t testing.TB) *redis.Client {
 
 var prefixes atomic.Int64
 
-// Prefix returns a key prefix no other call in this process returns, to
-// keep the tests that share a server apart.
+// Prefix returns a key prefix no other caller in the process gets, to keep
+// tests sharing a server apart.
 func Prefix() string {
 	return "test" + strconv.FormatInt(prefixes.Add(1), 10) + ":"
 }
 
-// RoundTrips counts the round trips a client makes: each command, and
-// each pipeline, is one. Add it with client.AddHook.
-type RoundTrips struct{ n atomic.Int64 }
-
-// N returns the round trips counted so far.
-func (h *RoundTrips) N() int64 { return h.n.Load() }
-
-// Reset sets the count to zero.
-func (h *RoundTrips) Reset() { h.n.Store(0) }
-
-// DialHook implements redis.Hook.
-func (h *RoundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-// ProcessHook implements redis.Hook.
-func (h *RoundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-// ProcessPipelineHook implements redis.Hook.
-func (h *RoundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
-
-// Quiet silences go-redis's own log of failed dials, which tests that
-// stop the server cause on purpose. Call it from TestMain.
+// Quiet silences go-redis's own log of failed dials, which tests that stop
+// the server cause on purpose. Call it from TestMain.
 func Quiet() { redis.SetLogger(quiet{}) }
 
 type quiet struct{}
