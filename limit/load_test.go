@@ -21,7 +21,7 @@ import (
 // The load test: two processes (this test binary, started twice as a
 // worker) share one redis-server and enforce one set of limits together.
 // MTAGUARD_LIMIT_LOAD_CLIENTS sets the number of clients (default 500 so
-// that CI stays quick; the size is 10000), each sending 10
+// that CI stays quick; the full load is 10000), each sending 10
 // events, half through each process.
 const (
 	loadWorkerEnv  = "MTAGUARD_LIMIT_LOAD_WORKER" // "addr prefix part clients"
