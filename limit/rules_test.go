@@ -251,6 +251,28 @@ func testChecker(t *testing.T, st Store) {
 		t.Errorf("other event: %+v", r)
 	}
 
+	// Unknown recipients (a dictionary attack) and errors, reported.
+	u := New(st, &Options{Rules: []Rule{
+		{Counter: UnknownRecipients, IPv4Prefix: 24, Rate: Rate{Events: 2, Per: time.Hour}},
+		{Counter: Errors, Rate: Rate{Events: 1, Per: time.Hour}},
+	}})
+	if u.Stage() != verdict.Rcpt {
+		t.Errorf("stage %v", u.Stage())
+	}
+	g := ip("198.51.100.77")
+	want(u.Report(ctx, UnknownRecipients, g, t0), 0, "")
+	want(u.Report(ctx, UnknownRecipients, ip("198.51.100.78"), t0), 421, "4.7.0")
+	r = u.Evaluate(ctx, g, t0)
+	want(r, 450, "4.7.1")
+	if r.Reason != "too many unknown recipients from 198.51.100.0/24, try again in 1800s" {
+		t.Errorf("reason %q", r.Reason)
+	}
+	want(u.Report(ctx, Errors, ip("192.0.2.200"), t0), 421, "4.7.0")
+	r = u.Evaluate(ctx, ip("192.0.2.200"), t0)
+	if r.Code != 421 || r.Reason != "too many errors from 192.0.2.200, try again in 3600s" {
+		t.Errorf("errors: %+v", r)
+	}
+
 	// Concurrency through Acquire.
 	cc := New(st, &Options{Rules: []Rule{{Counter: Connections, Max: 1}}, Lease: time.Minute})
 	l1, r := cc.Acquire(ctx, ip("192.0.2.50"), t0)
