@@ -245,11 +245,12 @@ func (s *session) Data(r io.Reader) error {
 	if s.gen != gen {
 		return smtp.ErrDataReset
 	}
-	if err := s.b.malformed(m); err != nil {
-		s.b.o.logger().Info("malformed message", "ip", s.vs.IP.String(), "from", verdict.Printable(s.vs.MailFrom), "reply", err.Error())
+	if err := m.load(); err != nil {
 		return err
 	}
-	if err := m.load(); err != nil {
+	sec, err := s.b.inspect(m)
+	if err != nil {
+		s.b.o.logger().Info("malformed message", "ip", s.vs.IP.String(), "from", verdict.Printable(s.vs.MailFrom), "reply", err.Error())
 		return err
 	}
 	vs := s.vs
@@ -263,7 +264,7 @@ func (s *session) Data(r io.Reader) error {
 	if ds, ok := s.inner.(DecisionSetter); ok {
 		ds.SetDecision(&vs, d, junk)
 	}
-	return s.inner.Data(stamped(m.buf, d, s.b.o.hostname(), junk))
+	return s.inner.Data(stamped(m.buf, sec.Len, d, s.b.o.hostname(), junk))
 }
 
 // authSession is a session whose wrapped session does AUTH.

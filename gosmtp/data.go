@@ -5,10 +5,11 @@ import (
 	"errors"
 	"io"
 	"os"
-	"strings"
 	"sync"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/mtaguard/mtaguard/internal/header"
 )
 
 // The replies of the data stage that are ours rather than the policy's.
@@ -25,7 +26,12 @@ var (
 	errLeadingSpace = reply(550, smtp.EnhancedCode{5, 6, 0}, "Message refused: header section begins with white space (RFC 5322 2.2.3)")
 	// RFC 5322 §3.6: every message has a From field.
 	errNoFrom = reply(550, smtp.EnhancedCode{5, 6, 0}, "Message refused: no From header field (RFC 5322 3.6)")
-	errEmpty  = reply(550, smtp.EnhancedCode{5, 6, 0}, "Message refused: empty message")
+	// RFC 5321 §4.5.3.1.6, RFC 5322 §2.1.1: lines are at most 1000 bytes;
+	// go-smtp's Server.MaxLineLength is the bound enforced.
+	errLongLine = reply(550, smtp.EnhancedCode{5, 6, 0}, "Message refused: line too long")
+	errEmpty    = reply(550, smtp.EnhancedCode{5, 6, 0}, "Message refused: empty message")
+	// RFC 3463: 5.3.4 message too big for system.
+	errHeaderTooLarge = reply(552, smtp.EnhancedCode{5, 3, 4}, "Message refused: header section too large")
 	// RFC 3463: 4.3.1 mail system full. The sender retries later.
 	errNoMemory = reply(452, smtp.EnhancedCode{4, 3, 1}, "Insufficient system storage, try again later")
 	errSpool    = reply(451, smtp.EnhancedCode{4, 3, 0}, "Local error in processing, try again later")
@@ -36,8 +42,7 @@ var (
 type flaw uint8
 
 const (
-	leadingSpace flaw = 1 << iota
-	bareCR
+	bareCR flaw = 1 << iota
 	bareLF
 )
 
@@ -93,17 +98,17 @@ func (b *backend) read(r io.Reader, c *smtp.Conn, found func(header []byte)) (*m
 			if errors.Is(err, smtp.ErrDataReset) {
 				return nil, smtp.ErrDataReset
 			}
+			if errors.Is(err, smtp.ErrTooLongLine) {
+				return nil, errLongLine
+			}
+			b.o.logger().Warn("reading message", "err", err)
 			return nil, errRead
 		}
 	}
 	if m.cr {
 		m.flaws |= bareCR // the message ends in a CR
 	}
-	switch {
-	case m.flaws&leadingSpace != 0:
-		m.release()
-		return nil, errLeadingSpace
-	case m.flaws&(bareCR|bareLF) != 0:
+	if m.flaws != 0 {
 		m.release()
 		return nil, errBareLineEnd
 	}
@@ -112,9 +117,6 @@ func (b *backend) read(r io.Reader, c *smtp.Conn, found func(header []byte)) (*m
 
 // scan records the flaws of the next bytes of the message.
 func (m *message) scan(p []byte) {
-	if m.size == 0 && len(p) > 0 && (p[0] == ' ' || p[0] == '\t') {
-		m.flaws |= leadingSpace
-	}
 	for _, c := range p {
 		switch {
 		case m.cr && c != '\n':
@@ -182,41 +184,27 @@ func (m *message) release() {
 	}
 }
 
-// malformed returns the refusal of a message that has no From field or
-// is empty, unless the policy or the options leave that to a check.
-func (b *backend) malformed(m *message) error {
-	if b.o.AcceptMalformed || b.malformedByPolicy {
-		return nil
+// inspect reads the header section of the loaded message m, and refuses
+// a message whose header section begins with white space, and one that is
+// empty or has no From field unless the policy or the options leave that
+// to a check.
+func (b *backend) inspect(m *message) (*header.Section, error) {
+	sec, err := header.Parse(m.buf)
+	if err != nil {
+		return nil, errHeaderTooLarge
 	}
-	if m.size == 0 {
-		return errEmpty
+	switch {
+	case sec.Flaws.Has(header.LeadingContinuation):
+		return nil, errLeadingSpace
+	case sec.Flaws&(header.BareCR|header.BareLF) != 0:
+		return nil, errBareLineEnd // read has refused them already
+	case b.o.AcceptMalformed || b.malformedByPolicy:
+	case m.size == 0:
+		return nil, errEmpty
+	case len(sec.Get("From")) == 0:
+		return nil, errNoFrom
 	}
-	head := m.buf
-	if m.file != nil {
-		head = make([]byte, min(m.size, maxWatch))
-		n, _ := m.file.ReadAt(head, 0)
-		head = head[:n]
-	}
-	if !hasFrom(head) {
-		return errNoFrom
-	}
-	return nil
-}
-
-// hasFrom reports whether the header section at the start of msg has a
-// From field.
-func hasFrom(msg []byte) bool {
-	if end := headerEnd(msg); end >= 0 {
-		msg = msg[:end]
-	}
-	for line := range bytes.Lines(msg) {
-		name, _, ok := bytes.Cut(line, []byte(":"))
-		if ok && len(name) > 0 && name[0] != ' ' && name[0] != '\t' &&
-			strings.EqualFold(string(bytes.TrimRight(name, " \t")), "From") {
-			return true
-		}
-	}
-	return false
+	return sec, nil
 }
 
 // budget is a number of bytes shared by the sessions of a Backend.

@@ -9,7 +9,8 @@ import (
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
-// stamped returns the message as the wrapped session reads it: our
+// stamped returns the message, whose header section is its first end
+// bytes, as the wrapped session reads it: our
 // Authentication-Results field (RFC 8601) and, for junk, X-Spam-Flag and
 // X-Spam-Status on top, and every Authentication-Results field of the
 // message that claims our authserv-id removed (RFC 8601 §5).
@@ -19,11 +20,7 @@ import (
 // would extend the last field we write: a client could append "dkim=pass"
 // to our own Authentication-Results. Data refuses such a message (550
 // 5.6.0) before it gets here, and fields guards against it once more.
-func stamped(msg []byte, d verdict.Decision, authservID string, junk bool) io.Reader {
-	end := headerEnd(msg)
-	if end < 0 {
-		end = len(msg)
-	}
+func stamped(msg []byte, end int, d verdict.Decision, authservID string, junk bool) io.Reader {
 	header := verdict.RemoveAuthenticationResults(msg[:end], authservID)
 	return io.MultiReader(bytes.NewReader(fields(msg, d, authservID, junk)), bytes.NewReader(header), bytes.NewReader(msg[end:]))
 }

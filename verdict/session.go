@@ -3,6 +3,8 @@ package verdict
 import (
 	"net/netip"
 	"slices"
+
+	"github.com/mtaguard/mtaguard/internal/address"
 )
 
 // Session is what the SMTP server knows about one client connection and
@@ -108,6 +110,6 @@ func (s *Session) Reset(from Stage) {
 // (RFC 5321 Appendix C), with one trailing dot. It returns "" for the null
 // sender, an address without a domain and an address literal.
 func (s *Session) SenderDomain() string {
-	d, _ := senderDomain(s.MailFrom)
+	d, _ := address.Domain(s.MailFrom)
 	return d
 }
