@@ -106,6 +106,14 @@ type Options struct {
 	// an IPv4 /24 as one client.
 	ClientBits4, ClientBits6 int
 
+	// Chunking lets go-smtp offer CHUNKING and take BDAT (RFC 3030) on
+	// the connections Listen returns. It is off by default because
+	// go-smtp v0.25 races and panics on a BDAT transaction broken off by
+	// RSET, EHLO or QUIT; off, such a client is told "502 5.5.1" and its
+	// chunk discarded. Wrap's sessions are safe under BDAT either way.
+	// After STARTTLS, go-smtp takes BDAT whatever Chunking says.
+	Chunking bool
+
 	// Timeout bounds the short exchange with a refused client before
 	// Listen closes the connection. Zero means 30 seconds.
 	Timeout time.Duration

@@ -69,6 +69,29 @@ type conn struct {
 	results []verdict.Result
 	once    sync.Once
 	release func()
+	filter  *chunkFilter // nil with Options.Chunking
+}
+
+// Read reads what the client sends, through the BDAT filter unless
+// Options.Chunking is set.
+func (c *conn) Read(p []byte) (int, error) {
+	if c.filter == nil {
+		return c.Conn.Read(p)
+	}
+	return c.filter.Read(p)
+}
+
+// Write writes a reply of go-smtp's, without the CHUNKING line unless
+// Options.Chunking is set.
+func (c *conn) Write(p []byte) (int, error) {
+	if c.filter == nil {
+		return c.Conn.Write(p)
+	}
+	if hide(p) {
+		return len(p), nil
+	}
+	c.filter.wrote(p)
+	return c.Conn.Write(p)
 }
 
 // Close closes the connection and frees its place under the caps.
@@ -155,11 +178,19 @@ func (g *listener) judge(c net.Conn) {
 		return
 	}
 	select {
-	case g.ready <- accepted{c: &conn{Conn: c, ip: ip, results: vs.Results, release: release}}:
+	case g.ready <- accepted{c: g.wrap(c, ip, vs.Results, release)}:
 	case <-g.done:
 		c.Close()
 		release()
 	}
+}
+
+func (g *listener) wrap(c net.Conn, ip netip.Addr, results []verdict.Result, release func()) *conn {
+	lc := &conn{Conn: c, ip: ip, results: results, release: release}
+	if !g.o.Chunking {
+		lc.filter = &chunkFilter{r: bufio.NewReaderSize(c, maxCommandLine), w: c}
+	}
+	return lc
 }
 
 // refuse answers a client the policy will not talk to. A temporary refusal
