@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/emersion/go-smtp"
+
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
@@ -245,4 +247,16 @@ func (g *listener) Close() error {
 		err = g.Listener.Close()
 	})
 	return err
+}
+
+// ListenAndServe listens on the TCP address addr and serves s on it
+// through Listen, so that the connect stage and the connection caps run
+// before the banner: the go-smtp counterpart of http.ListenAndServe. s is
+// normally a server of Wrap(be, p, o) with the same p and o.
+func ListenAndServe(s *smtp.Server, addr string, p *verdict.Policy, o *Options) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(Listen(l, p, o))
 }
