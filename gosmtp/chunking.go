@@ -70,6 +70,7 @@ func (f *chunkFilter) Read(p []byte) (int, error) {
 			// p is smaller than the line: give the rest back next time.
 			f.r = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(line[n:]), f.r), maxCommandLine)
 			f.midLine = true
+			err = nil
 		}
 		if err == bufio.ErrBufferFull {
 			err = nil
