@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtaguard/mtaguard/gosmtp"
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
@@ -21,6 +22,14 @@ import (
 // Reset or HELO; and go-smtp must log no panic. MTAGUARD_BDAT_HAMMER sets
 // the duration (default 2s).
 func TestBDATHammer(t *testing.T) {
+	srv := hammer(t, nil)
+	if log := srv.log.String(); strings.Contains(log, "panic") {
+		t.Errorf("go-smtp logged panics:\n%.3000s", log)
+	}
+}
+
+// hammer runs the BDAT hammer against a server with options o.
+func hammer(t *testing.T, o *gosmtp.Options) *server {
 	dur := 2 * time.Second
 	if v := os.Getenv("MTAGUARD_BDAT_HAMMER"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -32,7 +41,7 @@ func TestBDATHammer(t *testing.T) {
 	if testing.Short() {
 		dur = 300 * time.Millisecond
 	}
-	srv := start(t, &verdict.Policy{Checks: []verdict.Check{spfCheck, relayCheck}}, nil)
+	srv := start(t, &verdict.Policy{Checks: []verdict.Check{spfCheck, relayCheck}}, o)
 	msg := []byte(cleanMessage)
 	var sessions sync.WaitGroup
 	stop := time.Now().Add(dur)
@@ -92,10 +101,8 @@ func TestBDATHammer(t *testing.T) {
 	sessions.Wait()
 	// Let the server finish what is in flight before reading its log.
 	time.Sleep(200 * time.Millisecond)
-	if log := srv.log.String(); strings.Contains(log, "panic") {
-		t.Errorf("go-smtp logged panics:\n%.3000s", log)
-	}
 	t.Logf("%d connections, %d messages handed on", count, len(srv.box.messages()))
+	return srv
 }
 
 // TestBDATRefused: CHUNKING is not offered, and BDAT is refused with its
