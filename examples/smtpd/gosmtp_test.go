@@ -178,3 +178,47 @@ func TestMonitorMode(t *testing.T) {
 		t.Logf("metrics:\n%s", b)
 	}
 }
+
+// TestCapsAndMemoryBudget: smtpd's connection caps answer 421 4.7.0, and a
+// message over the memory budget is deferred with 452 4.3.1, not held.
+func TestCapsAndMemoryBudget(t *testing.T) {
+	addr, maildir, _ := startMain(t, "-max-conns-per-client", "2", "-memory-budget", "65536", "-spool-bytes", "16384", "-spool-dir", t.TempDir())
+	var conns []net.Conn
+	banner := func() string {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		l, _ := bufio.NewReader(c).ReadString('\n')
+		return l
+	}
+	for i := range 2 {
+		if b := banner(); !strings.HasPrefix(b, "220 ") {
+			t.Fatalf("connection %d: %q", i+1, b)
+		}
+	}
+	if b := banner(); !strings.HasPrefix(b, "421 4.7.0 mx.example.net ") {
+		t.Errorf("third connection from one client: %q, want 421 4.7.0", b)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	big := cleanMessage + strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n", 2000)
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		// The places are given back as the server closes the connections.
+		err = send(addr, "mail.example.org", "alice@example.org", []string{"bob@example.net"}, big)
+		if code, _ := reply(err); code != 421 || time.Now().After(deadline) {
+			break
+		}
+	}
+	wantReply(t, err, 452, "4.3.1")
+	if err := send(addr, "mail.example.org", "alice@example.org", []string{"bob@example.net"}, cleanMessage); err != nil {
+		t.Errorf("a small message after the big one: %v", err)
+	}
+	if n := len(delivered(t, maildir)); n != 1 {
+		t.Errorf("%d messages delivered, want 1", n)
+	}
+}
