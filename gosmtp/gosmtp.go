@@ -11,8 +11,7 @@
 //	o := &gosmtp.Options{Hostname: "mx.example.net"}
 //	srv := smtp.NewServer(gosmtp.Wrap(myBackend, p, o))
 //	srv.Domain = o.Hostname
-//	ln, _ := net.Listen("tcp", ":25")
-//	srv.Serve(gosmtp.Listen(ln, p, o))
+//	log.Fatal(gosmtp.ListenAndServe(srv, ":25", p, o))
 //
 // The stages, and what the wrapped Backend sees:
 //
@@ -29,8 +28,17 @@
 //     the wrapped session's Rcpt.
 //   - data: the message is read once, bounded and checked for bare CR and
 //     bare LF (SMTP smuggling) and for a header section that begins with a
-//     continuation line; the policy judges it whole; the wrapped session's
-//     Data then reads it with our fields on top.
+//     continuation line (both 550 5.6.0), and an empty or From-less message
+//     is refused too unless the policy has a check named "message"; the
+//     policy judges it whole; the wrapped session's Data then reads it with
+//     our fields on top.
+//
+// Listen also caps connections, globally and per client network (421
+// 4.7.0), and Wrap bounds the memory that messages in flight hold: large
+// ones are spooled to disk while they arrive, and one that cannot be
+// judged within the budget is deferred (452 4.3.1). CHUNKING (BDAT) is
+// off unless Options.Chunking is set, because go-smtp v0.25 mishandles a
+// BDAT transaction that is broken off.
 //
 // Refusals are the decision's reply, as an *smtp.SMTPError (see Error).
 // A quarantined message is accepted: the reply is the same 250 as for any
