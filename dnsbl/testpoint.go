@@ -3,8 +3,8 @@ package dnsbl
 import (
 	"context"
 	"fmt"
-	"github.com/mtaguard/mtaguard/internal/dnserr"
 
+	"github.com/mtaguard/mtaguard/internal/dnserr"
 	"github.com/mtaguard/mtaguard/internal/dnsname"
 )
 
