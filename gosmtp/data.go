@@ -69,7 +69,9 @@ func (b *backend) read(r io.Reader, c *smtp.Conn, found func(header []byte)) (*m
 	spool := orDefault(b.o.SpoolBytes, 1<<20)
 	m := &message{b: b}
 	watch := headerWatch{found: found}
-	chunk := make([]byte, 32<<10)
+	chunkp := chunks.Get().(*[]byte)
+	defer chunks.Put(chunkp)
+	chunk := *chunkp
 	for {
 		n, err := r.Read(chunk)
 		if n > 0 {
@@ -114,6 +116,12 @@ func (b *backend) read(r io.Reader, c *smtp.Conn, found func(header []byte)) (*m
 	}
 	return m, nil
 }
+
+// chunks are the read buffers of read.
+var chunks = sync.Pool{New: func() any {
+	b := make([]byte, 32<<10)
+	return &b
+}}
 
 // scan records the flaws of the next bytes of the message.
 func (m *message) scan(p []byte) {

@@ -22,7 +22,37 @@ import (
 // 5.6.0) before it gets here, and fields guards against it once more.
 func stamped(msg []byte, end int, d verdict.Decision, authservID string, junk bool) io.Reader {
 	header := verdict.RemoveAuthenticationResults(msg[:end], authservID)
-	return io.MultiReader(bytes.NewReader(fields(msg, d, authservID, junk)), bytes.NewReader(header), bytes.NewReader(msg[end:]))
+	return &segments{fields(msg, d, authservID, junk), header, msg[end:]}
+}
+
+// segments reads its byte slices one after the other; unlike
+// io.MultiReader it copies to a writer without a buffer of its own.
+type segments [][]byte
+
+func (s *segments) Read(p []byte) (int, error) {
+	for len(*s) > 0 && len((*s)[0]) == 0 {
+		*s = (*s)[1:]
+	}
+	if len(*s) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, (*s)[0])
+	(*s)[0] = (*s)[0][n:]
+	return n, nil
+}
+
+func (s *segments) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for len(*s) > 0 {
+		n, err := w.Write((*s)[0])
+		total += int64(n)
+		(*s)[0] = (*s)[0][n:]
+		if err != nil {
+			return total, err
+		}
+		*s = (*s)[1:]
+	}
+	return total, nil
 }
 
 // fields returns our header fields for a message. If msg begins with white

@@ -71,7 +71,10 @@ func (s *Server) deliver(vs *verdict.Session, msg io.Reader, junk bool) error {
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(f, io.MultiReader(bytes.NewReader(s.trace(vs)), msg))
+	_, err = f.Write(s.trace(vs))
+	if err == nil {
+		_, err = io.Copy(f, msg)
+	}
 	if err == nil {
 		err = f.Sync()
 	}
