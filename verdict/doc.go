@@ -6,7 +6,8 @@
 // Authentication-Results header field (RFC 8601).
 //
 // verdict imports no check package; the check packages (fcrdns, helo, relay,
-// greylist, dnsbl, spf, dkim, dmarc) import verdict.
+// greylist, dnsbl, spf, dkim, dmarc) import verdict. Package gosmtp runs a
+// Policy inside a server built on github.com/emersion/go-smtp.
 //
 // The decision follows two rules, in the spirit of rspamd's actions and
 // postscreen's weighted scores:

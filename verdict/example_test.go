@@ -35,3 +35,16 @@ func ExamplePolicy_Evaluate() {
 	// reject
 	// 550 5.7.1 Refused by policy: my-helo: HELO localhost from outside
 }
+
+// In monitor mode the policy refuses nothing: the reply is 250 and Would
+// says what it would have done, for the log and the metrics.
+func ExamplePolicy_monitor() {
+	p := &verdict.Policy{Checks: []verdict.Check{helloCheck{}}, Reject: 15, Monitor: true}
+	s := &verdict.Session{IP: netip.MustParseAddr("192.0.2.7"), HELO: "localhost"}
+	d := p.Evaluate(context.Background(), s, verdict.Helo)
+	fmt.Println(d)
+	fmt.Println("would:", d.Would, "score:", d.Score)
+	// Output:
+	// 250 2.0.0 OK
+	// would: reject score: 20
+}

@@ -2,7 +2,6 @@ package verdict
 
 import (
 	"context"
-	"net/netip"
 
 	"github.com/emersion/go-msgauth/authres"
 )
@@ -28,6 +27,10 @@ type Result struct {
 	// later check can use: the forward-confirmed host name for fcrdns, the
 	// checked domain for spf and dmarc. Empty otherwise.
 	Domain string
+
+	// Stage is the stage whose evaluation produced the result; Evaluate
+	// and EvaluateAll set it, whatever the check returned.
+	Stage Stage
 }
 
 // Check is one admission check. Check must be safe for concurrent use: a
@@ -62,43 +65,6 @@ type Dependent interface {
 type Prefetcher interface {
 	Check
 	Prefetch(ctx context.Context, s *Session)
-}
-
-// Session is what the SMTP server knows about one client connection and
-// transaction. A server fills in the facts as the dialogue goes on and passes
-// the same Session to Policy.Evaluate at each stage.
-type Session struct {
-	IP       netip.Addr
-	HELO     string
-	MailFrom string   // envelope sender; "" is the null sender
-	Rcpt     string   // the recipient being evaluated at the Rcpt stage
-	AuthUser string   // SMTP AUTH identity; "" when not authenticated
-	TLS      bool     // TLS in effect
-	Message  []byte   // the raw message, at the Data stage
-	Results  []Result // results of earlier stages (Evaluate appends)
-
-	// SMTPUTF8 and EightBitMIME say what the client declared on MAIL FROM:
-	// the SMTPUTF8 parameter (RFC 6531: UTF-8 addresses and header fields)
-	// and BODY=8BITMIME (RFC 6152: 8-bit body). Without them, 8-bit bytes
-	// in an address or in the message are a protocol violation.
-	SMTPUTF8     bool
-	EightBitMIME bool
-
-	// Rcpts are the recipients accepted so far in the transaction; at the
-	// Data stage, all of them.
-	Rcpts []string
-}
-
-// Result returns the latest result of the named check among the session's
-// results, so that a check can use what an earlier one found (helo reads
-// the fcrdns name; dmarc reads spf and dkim).
-func (s *Session) Result(check string) (Result, bool) {
-	for i := len(s.Results) - 1; i >= 0; i-- {
-		if s.Results[i].Check == check {
-			return s.Results[i], true
-		}
-	}
-	return Result{}, false
 }
 
 // MaxReason is the length beyond which Printable shortens a string.
@@ -136,16 +102,4 @@ func Printable(s string) string {
 		b = append(b[:MaxReason-3], "..."...)
 	}
 	return string(b)
-}
-
-// ForRcpt returns a copy of s for evaluating the Rcpt stage for one
-// recipient. Each recipient of a transaction is judged on its own: a relay
-// denial or greylisting of one must not weigh on the next, so the copy
-// shares the results of the earlier stages but appends its own elsewhere.
-// Evaluate the Data stage on s itself.
-func (s *Session) ForRcpt(rcpt string) *Session {
-	c := *s
-	c.Rcpt = rcpt
-	c.Results = s.Results[:len(s.Results):len(s.Results)]
-	return &c
 }

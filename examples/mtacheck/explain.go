@@ -43,10 +43,23 @@ type decision struct {
 	Code     int            `json:"code"`
 	Enhanced string         `json:"enhanced"`
 	Message  string         `json:"message"`
+	Would    string         `json:"would,omitempty"` // under -monitor, the action the policy reached
 }
 
 func newDecision(d verdict.Decision) decision {
-	return decision{Action: d.Action, Name: d.Action.String(), Score: d.Score, Code: d.Code, Enhanced: d.Enhanced, Message: d.Message}
+	dd := decision{Action: d.Action, Name: d.Action.String(), Score: d.Score, Code: d.Code, Enhanced: d.Enhanced, Message: d.Message}
+	if d.Would != d.Action {
+		dd.Would = d.Would.String()
+	}
+	return dd
+}
+
+// would is the text that says what a monitored decision would have been.
+func (d decision) would() string {
+	if d.Would == "" {
+		return ""
+	}
+	return " (monitor: would " + d.Would + ")"
 }
 
 // explain evaluates the session as an SMTP server would: connect, HELO and
@@ -140,14 +153,14 @@ func (rep *report) writeText(w io.Writer) error {
 		if st.Rcpt != "" {
 			label += " " + verdict.Printable(st.Rcpt)
 		}
-		fmt.Fprintf(w, "%-28s %-10s score %6.2f  %d %s %s\n", label+":", d.Name, d.Score, d.Code, d.Enhanced, d.Message)
+		fmt.Fprintf(w, "%-28s %-10s score %6.2f  %d %s %s%s\n", label+":", d.Name, d.Score, d.Code, d.Enhanced, d.Message, d.would())
 	}
 	fmt.Fprintln(w)
 	verdictLine := strings.ToUpper(rep.Final.Name)
 	if rep.StoppedAt != "" {
 		verdictLine += " at " + rep.StoppedAt + " (later stages shown for explanation)"
 	}
-	fmt.Fprintf(w, "Decision: %s (score %.2f): %d %s %s\n", verdictLine, rep.Final.Score, rep.Final.Code, rep.Final.Enhanced, rep.Final.Message)
+	fmt.Fprintf(w, "Decision: %s (score %.2f): %d %s %s%s\n", verdictLine, rep.Final.Score, rep.Final.Code, rep.Final.Enhanced, rep.Final.Message, rep.Final.would())
 	_, err := fmt.Fprintf(w, "Authentication-Results: %s\n", rep.AuthenticationResults)
 	return err
 }

@@ -100,3 +100,17 @@ func squeeze(s string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TestMonitor: with -monitor the forged message is accepted, and mtacheck
+// says what the policy would have done.
+func TestMonitor(t *testing.T) {
+	code, out, _ := mtacheck(t, "-monitor", "-ip", "203.0.113.66", "-helo", "example.org", "-from", "alice@example.org", "-rcpt", "bob@example.net", "-message", "../testdata/forged.eml")
+	if code != exitAccept {
+		t.Errorf("exit %d, want %d\n%s", code, exitAccept, out)
+	}
+	for _, want := range []string{"Decision: ACCEPT", "250 2.0.0 OK (monitor: would reject)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,11 +15,10 @@ import (
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
-// stamp returns the message as we file it: forged Authentication-Results
-// fields removed, and our trace fields on top (RFC 5321 §4.4, RFC 8601 §5):
-// Return-Path, Received, Authentication-Results and, for quarantine,
-// X-Spam-Flag and X-Spam-Status.
-func (s *Server) stamp(vs *verdict.Session, rcpts []string, d verdict.Decision, junk bool) []byte {
+// trace returns our trace fields (RFC 5321 §4.4): Return-Path and
+// Received. gosmtp has put Authentication-Results (and, for quarantine,
+// X-Spam-Flag and X-Spam-Status) on the message below them.
+func (s *Server) trace(vs *verdict.Session) []byte {
 	var h bytes.Buffer
 	fmt.Fprintf(&h, "Return-Path: <%s>\r\n", headerSafe(vs.MailFrom))
 	remote := "unknown"
@@ -30,41 +30,11 @@ func (s *Server) stamp(vs *verdict.Session, rcpts []string, d verdict.Decision, 
 		with = "ESMTPS"
 	}
 	fmt.Fprintf(&h, "Received: from %s (%s [%s])\r\n\tby %s (mtaguard) with %s", headerSafe(vs.HELO), remote, vs.IP, headerSafe(s.Hostname), with)
-	if len(rcpts) == 1 {
-		fmt.Fprintf(&h, "\r\n\tfor <%s>", headerSafe(rcpts[0]))
+	if len(vs.Rcpts) == 1 {
+		fmt.Fprintf(&h, "\r\n\tfor <%s>", headerSafe(vs.Rcpts[0]))
 	}
 	fmt.Fprintf(&h, ";\r\n\t%s\r\n", time.Now().Format(time.RFC1123Z))
-	h.WriteString(fold("Authentication-Results: " + d.AuthenticationResults(s.Hostname)))
-	if junk {
-		fmt.Fprintf(&h, "X-Spam-Flag: YES\r\n")
-		h.WriteString(fold(fmt.Sprintf("X-Spam-Status: Yes, score=%.1f; %s", d.Score, d.Message)))
-	}
-	h.Write(verdict.RemoveAuthenticationResults(vs.Message, s.Hostname))
 	return h.Bytes()
-}
-
-// fold breaks a header field after its "; " separators so that lines stay
-// near 78 characters (RFC 5322 §2.1.1), and ends it with CRLF.
-func fold(field string) string {
-	parts := strings.Split(field, "; ")
-	var b strings.Builder
-	n := 0
-	for i, p := range parts {
-		p = strings.TrimSpace(p)
-		switch {
-		case i == 0:
-		case n+2+len(p) > 78:
-			b.WriteString(";\r\n\t")
-			n = 8
-		default:
-			b.WriteString("; ")
-			n += 2
-		}
-		b.WriteString(p)
-		n += len(p)
-	}
-	b.WriteString("\r\n")
-	return b.String()
 }
 
 // headerSafe keeps the characters of a client-supplied name or address
@@ -78,10 +48,11 @@ func headerSafe(s string) string {
 	}, verdict.Printable(s))
 }
 
-// deliver files msg into the Maildir: written under tmp/, synced, then
-// renamed into new/ so that a reader never sees half a message. Quarantined
-// mail goes to the ".Junk" folder (Maildir++).
-func (s *Server) deliver(msg []byte, junk bool) error {
+// deliver files the message into the Maildir, our trace fields on top:
+// written under tmp/, synced, then renamed into new/ so that a reader
+// never sees half a message. Quarantined mail goes to the ".Junk" folder
+// (Maildir++).
+func (s *Server) deliver(vs *verdict.Session, msg io.Reader, junk bool) error {
 	dir := s.Maildir
 	if junk {
 		dir = filepath.Join(dir, ".Junk")
@@ -100,7 +71,10 @@ func (s *Server) deliver(msg []byte, junk bool) error {
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(msg)
+	_, err = f.Write(s.trace(vs))
+	if err == nil {
+		_, err = io.Copy(f, msg)
+	}
 	if err == nil {
 		err = f.Sync()
 	}

@@ -38,6 +38,9 @@ _dmarc.forged.example.   TXT  "v=DMARC1; p=reject"
 outage.example.          SOA  ns.outage.example. hostmaster.outage.example. 1 7200 3600 1209600 300
 outage.example.          MX   10 mail.outage.example.
 outage.example.          TXT  "v=spf1 ip4:127.0.0.1 -all"
+; bl.example lists 127.0.0.1 (used with -dnsbl bl.example:N).
+bl.example.              SOA  ns.bl.example. hostmaster.bl.example. 1 7200 3600 1209600 300
+1.0.0.127.bl.example.    A    127.0.0.2
 `
 
 // syncBuffer is a log destination the server and the test share.

@@ -1,9 +1,9 @@
-// Command smtpd is a border MTA built on github.com/emersion/go-smtp that
-// asks an mtaguard policy at every stage of the SMTP dialogue: connect
-// (before the banner), HELO, MAIL, each RCPT and the end of DATA. It
-// answers with the decision's SMTP reply and files accepted messages, with
-// an Authentication-Results field added and forged ones removed, into a
-// Maildir; quarantined messages go to its .Junk folder.
+// Command smtpd is a border MTA built on github.com/emersion/go-smtp and
+// package gosmtp, which asks an mtaguard policy at every stage of the SMTP
+// dialogue: connect (before the banner), HELO, MAIL, each RCPT and the end
+// of DATA. It answers with the decision's SMTP reply and files accepted
+// messages, with an Authentication-Results field added and forged ones
+// removed, into a Maildir; quarantined messages go to its .Junk folder.
 //
 //	go run ./examples/smtpd -zone examples/testdata/demo.zone -local example.net
 package main
@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/mtaguard/mtaguard/examples/internal/flagpolicy"
+	"github.com/mtaguard/mtaguard/gosmtp"
 )
 
 func main() {
@@ -42,6 +43,15 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	maxSize := fs.Int64("max-size", 10<<20, "largest message accepted, in `bytes`")
 	timeout := fs.Duration("io-timeout", 5*time.Minute, "read and write timeout of the SMTP dialogue")
 	verbose := fs.Bool("v", false, "log each refusal and each message's decision")
+	var o gosmtp.Options
+	fs.IntVar(&o.MaxConns, "max-conns", 1000, "connections at once; more get 421 4.7.0 (-1: no cap)")
+	fs.IntVar(&o.MaxConnsPerClient, "max-conns-per-client", 20, "connections at once from one client network (-1: no cap)")
+	fs.IntVar(&o.ClientBits4, "client-bits4", 32, "prefix `length` that makes one IPv4 client network for -max-conns-per-client (24: a /24)")
+	fs.IntVar(&o.ClientBits6, "client-bits6", 64, "prefix `length` that makes one IPv6 client network for -max-conns-per-client")
+	fs.Int64Var(&o.MemoryBudget, "memory-budget", 256<<20, "`bytes` of messages held in memory at once; over it a message gets 452 4.3.1")
+	fs.Int64Var(&o.SpoolBytes, "spool-bytes", 1<<20, "messages larger than this many `bytes` are spooled to disk while they arrive")
+	fs.StringVar(&o.SpoolDir, "spool-dir", "", "`directory` for spooled messages (default: the system's temporary directory)")
+	fs.BoolVar(&o.Chunking, "chunking", false, "offer CHUNKING (BDAT); off by default: go-smtp v0.25 races on broken-off BDAT")
 	pc := flagpolicy.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -66,6 +76,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		Logger:          logger,
 		MaxMessageBytes: *maxSize,
 		Timeout:         *timeout,
+		Options:         o,
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -76,6 +87,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		<-ctx.Done()
 		s.Close()
 	}()
+	if pc.MetricsAddr != nil {
+		logger.Info("metrics", "url", "http://"+pc.MetricsAddr.String()+"/metrics")
+	}
 	if ready != nil {
 		ready(ln.Addr())
 	}

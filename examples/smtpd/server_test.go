@@ -437,25 +437,6 @@ func TestHeloRefused(t *testing.T) {
 	}
 }
 
-func TestEnhanced(t *testing.T) {
-	for _, tc := range []struct {
-		s    string
-		code int
-		want [3]int
-	}{
-		{"5.7.1", 550, [3]int{5, 7, 1}},
-		{"4.4.3", 451, [3]int{4, 4, 3}},
-		{"4.7.1", 550, [3]int{5, 0, 0}}, // class must match the code
-		{"", 554, [3]int{5, 0, 0}},
-		{"5.x.1", 550, [3]int{5, 0, 0}},
-		{"5.7", 550, [3]int{5, 0, 0}},
-	} {
-		if got := enhanced(tc.s, tc.code); got != tc.want {
-			t.Errorf("enhanced(%q, %d) = %v, want %v", tc.s, tc.code, got, tc.want)
-		}
-	}
-}
-
 // BenchmarkTransaction measures one whole SMTP transaction over loopback
 // (EHLO, MAIL, RCPT, DATA, delivery into the Maildir) with a trivial
 // policy: the server's own cost.
@@ -505,19 +486,5 @@ func TestHeaderPrefetch(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no prefetch with the header section")
-	}
-}
-
-func TestHeaderEnd(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		want int
-	}{
-		{"A: b\r\n\r\nbody", 8}, {"A: b\n\nbody", 6}, {"\r\nbody", 2}, {"\nbody", 1},
-		{"A: b\r\n", -1}, {"A: b\r\n C\r\n\r\n", 12}, {"", -1},
-	} {
-		if got := headerEnd([]byte(c.in)); got != c.want {
-			t.Errorf("headerEnd(%q) = %d, want %d", c.in, got, c.want)
-		}
 	}
 }

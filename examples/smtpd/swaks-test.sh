@@ -2,7 +2,8 @@
 # swaks-test.sh: the built smtpd binary, driven by swaks over loopback,
 # offline on the demo zone: a DKIM-signed message accepted and delivered
 # with Authentication-Results, a relay attempt refused with 554 5.7.1, and a
-# forged message refused by DMARC with 550 5.7.26.
+# forged message refused by DMARC with 550 5.7.26, and a message whose
+# first line begins with white space refused with 550 5.6.0.
 #
 # Usage: bash examples/smtpd/swaks-test.sh   (from the repository root)
 # Exits 1 on a wrong answer; without swaks it says so and exits 1 when
@@ -46,4 +47,11 @@ echo "2. relay attempt: $(echo "$out" | grep '<\*\* 554' | head -n 1)"
 out=$(send --to bob@example.net --data @examples/testdata/forged.eml)
 echo "$out" | grep -q '<\*\* 550 5.7.26' || fail "forged message not refused with 550 5.7.26: $out"
 echo "3. forged message: $(echo "$out" | grep '<\*\* 550' | head -n 1)"
+
+# A first line that begins with white space would continue our own
+# Authentication-Results field (RFC 5322 2.2.3): refused.
+{ printf ' ; dkim=pass header.d=paypal.com; dmarc=pass header.from=paypal.com\n'; cat examples/testdata/signed.eml; } >"$tmp/continuation.eml"
+out=$(send --to bob@example.net --data @"$tmp/continuation.eml")
+echo "$out" | grep -q '<\*\* 550 5.6.0' || fail "a message opening with white space not refused with 550 5.6.0: $out"
+echo "4. leading continuation line: $(echo "$out" | grep '<\*\* 550' | head -n 1)"
 echo "smtpd swaks test: passed"

@@ -1,13 +1,46 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
+
+// skipped lists the tests skipped for a missing tool, for TestMain to
+// print after the run: go test shows a skip only with -v otherwise.
+var (
+	skippedMu sync.Mutex
+	skipped   []string
+)
+
+// needTool skips t when the program tool is not installed, or fails it
+// when MTAGUARD_REQUIRE_TOOLS=1.
+func needTool(t *testing.T, tool, install string) {
+	t.Helper()
+	if _, err := exec.LookPath(tool); err == nil {
+		return
+	}
+	if os.Getenv("MTAGUARD_REQUIRE_TOOLS") == "1" {
+		t.Fatalf("%s is not installed (MTAGUARD_REQUIRE_TOOLS=1; %s)", tool, install)
+	}
+	skippedMu.Lock()
+	skipped = append(skipped, fmt.Sprintf("%s: %s is not installed (%s)", t.Name(), tool, install))
+	skippedMu.Unlock()
+	t.Skipf("%s is not installed (%s)", tool, install)
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, s := range skipped {
+		fmt.Fprintln(os.Stderr, "SKIPPED:", s)
+	}
+	os.Exit(code)
+}
 
 // swaks runs swaks against addr and returns its exit status and output.
 func swaks(t *testing.T, addr string, args ...string) (int, string) {
@@ -26,12 +59,7 @@ func swaks(t *testing.T, addr string, args ...string) (int, string) {
 // TestSwaks drives the main flows with swaks (the Debian package), the
 // tool a mail administrator would use, against the server as main runs it.
 func TestSwaks(t *testing.T) {
-	if _, err := exec.LookPath("swaks"); err != nil {
-		if os.Getenv("MTAGUARD_REQUIRE_TOOLS") == "1" {
-			t.Fatal("swaks is not installed (MTAGUARD_REQUIRE_TOOLS=1)")
-		}
-		t.Skip("swaks is not installed (apt-get install swaks)")
-	}
+	needTool(t, "swaks", "apt-get install swaks")
 	data := filepath.Join(t.TempDir(), "message.eml")
 	forged := filepath.Join(t.TempDir(), "forged.eml")
 	os.WriteFile(data, []byte(cleanMessage), 0o600)

@@ -19,6 +19,7 @@ import (
 	"github.com/mtaguard/mtaguard/dkim"
 	"github.com/mtaguard/mtaguard/dmarc"
 	"github.com/mtaguard/mtaguard/dnsbl"
+	"github.com/mtaguard/mtaguard/examples/internal/metrics"
 	"github.com/mtaguard/mtaguard/fcrdns"
 	"github.com/mtaguard/mtaguard/greylist"
 	"github.com/mtaguard/mtaguard/helo"
@@ -48,6 +49,11 @@ type Config struct {
 	DeferDNS     bool // a DNS failure in SPF defers (451 4.4.3) rather than letting the message through unchecked
 	Timeout      time.Duration
 	NonGlobal    bool // look up private and loopback client addresses too (test setups)
+
+	// Rolling out and watching.
+	Monitor     bool     // dry run: refuse nothing, log and count what would have been refused
+	Metrics     string   // address to serve Prometheus metrics on ("" = none)
+	MetricsAddr net.Addr // where Build serves them (Metrics may say port 0)
 
 	// Address verification by callout (package verify).
 	VerifySender    bool   // verify senders at their MX (reject_unverified_sender)
@@ -87,6 +93,11 @@ func Register(fs *flag.FlagSet) *Config {
 	fs.DurationVar(&c.Timeout, "timeout", verdict.DefaultTimeout, "deadline of each stage's checks")
 	fs.BoolVar(&c.NonGlobal, "nonglobal", false, "check private and loopback client addresses too (for test setups)")
 
+	// Rolling out and watching.
+	fs.BoolVar(&c.Monitor, "monitor", false, "dry run: every check runs but nothing is refused; the log and the metrics say what would have been")
+	fs.StringVar(&c.Metrics, "metrics", "", "serve Prometheus metrics at http://`address`/metrics, e.g. 127.0.0.1:9090")
+
+	// Address verification by callout (package verify).
 	fs.BoolVar(&c.VerifySender, "verify-sender", false, "verify each sender by a callout to its MX: 550 5.1.7 when it is refused there (reject_unverified_sender)")
 	fs.StringVar(&c.VerifyRecipient, "verify-recipient", "", "verify recipients of the -local and -relay-domains domains by a callout to this inside server `host:port`: 550 5.1.1 for unknown users, 450 4.1.1 when it cannot tell (reject_unverified_recipient)")
 	return c
@@ -145,10 +156,12 @@ func (c *Config) Build(ctx context.Context) (*verdict.Policy, Resolver, func(), 
 		checks = append(checks, dnsbl.New(r, lists, &dnsbl.Options{NonGlobal: c.NonGlobal}))
 	}
 	closer := func() {}
+	var greyMem *greylist.Memory
 	switch {
 	case c.Greylist == "" || c.Greylist == "off":
 	case c.Greylist == "memory":
-		checks = append(checks, greylist.New(greylist.NewMemory(), &greylist.Options{Delay: c.GreyDelay, TrustedNets: trusted}))
+		greyMem = greylist.NewMemory()
+		checks = append(checks, greylist.New(greyMem, &greylist.Options{Delay: c.GreyDelay, TrustedNets: trusted}))
 	case strings.HasPrefix(c.Greylist, "redis://") || strings.HasPrefix(c.Greylist, "rediss://"):
 		opt, err := redis.ParseURL(c.Greylist)
 		if err != nil {
@@ -162,25 +175,34 @@ func (c *Config) Build(ctx context.Context) (*verdict.Policy, Resolver, func(), 
 	}
 
 	p := &verdict.Policy{
-		Checks:     checks,
-		Quarantine: c.Quarantine,
-		Reject:     c.Reject,
-		Timeout:    c.Timeout,
+		Checks:      checks,
+		Quarantine:  c.Quarantine,
+		Reject:      c.Reject,
+		Timeout:     c.Timeout,
+		TrustedNets: trusted,
+		Monitor:     c.Monitor,
 		// Our own clients and authenticated users are judged by the
 		// relay rules alone, never by a score (Postfix's
 		// permit_mynetworks, permit_sasl_authenticated).
-		Exempt: func(s *verdict.Session) bool {
-			if s.AuthUser != "" {
-				return true
-			}
-			ip := s.IP.Unmap()
-			for _, p := range trusted {
-				if p.Contains(ip) {
-					return true
-				}
-			}
-			return false
-		},
+		Exempt: func(s *verdict.Session) bool { return s.AuthUser != "" || s.Trusted },
+	}
+	if c.Metrics != "" {
+		col := metrics.New()
+		p.Observe = col.Observe
+		if st, ok := r.(interface{ Stats() resolver.Stats }); ok {
+			col.Resolver(st.Stats)
+		}
+		if greyMem != nil {
+			col.Greylist(greyMem.Len)
+		}
+		addr, stop, err := col.Serve(c.Metrics)
+		if err != nil {
+			closer()
+			return nil, nil, nil, fmt.Errorf("-metrics: %w", err)
+		}
+		c.MetricsAddr = addr
+		closeStore := closer
+		closer = func() { stop(); closeStore() }
 	}
 	return p, r, closer, nil
 }
