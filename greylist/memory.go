@@ -3,13 +3,14 @@ package greylist
 import (
 	"context"
 	"encoding/binary"
+	"hash/maphash"
 	"net/netip"
 	"sync"
 	"time"
 )
 
 // DefaultMaxEntries is the bound of a Memory made by NewMemory. At about
-// 65 bytes an entry (BenchmarkMemoryBytesPerEntry) it is some 65 MB when
+// 80 bytes an entry (BenchmarkMemoryBytesPerEntry) it is some 80 MB when
 // full.
 const DefaultMaxEntries = 1_000_000
 
@@ -18,6 +19,9 @@ const DefaultMaxEntries = 1_000_000
 // other.
 const numShards = 64
 
+// shardBits is log2(numShards): a shard is the top bits of a hash.
+const shardBits = 6
+
 // Memory is the embedded Store: in-process, safe for concurrent use,
 // bounded, with expiring entries. Create it with NewMemory or
 // NewMemorySize.
@@ -25,7 +29,11 @@ const numShards = 64
 // All the entries of one client network live in one of 64 shards, and each
 // shard holds at most its share of the bound, so a flood of distinct
 // triplets, even from many networks, cannot grow the store past it, and a
-// flood from one network can only displace entries of its own shard. A
+// flood from one network can only displace entries of its own shard. The
+// shard of a network is a hash keyed with a secret random to each Memory
+// (hash/maphash), so that a client cannot pick networks that share a
+// victim's shard and displace its pending triplet with a small flood: to
+// displace it, a flood has to fill every shard, the whole bound. A
 // shard keeps its triplets in the order they were added: when it is full,
 // the oldest pending triplet is displaced, which is the one closest to the
 // end of its retry window, while a triplet that passed gets a second
@@ -37,6 +45,7 @@ const numShards = 64
 // save and load a snapshot.
 type Memory struct {
 	perShard int
+	seed     maphash.Seed // the key of the shard hash
 	shards   [numShards]shard
 }
 
@@ -50,24 +59,34 @@ type shard struct {
 	_     [16]byte // keep neighbouring shards' locks off one cache line
 }
 
-// greyEntry is a triplet's record; times are Unix milliseconds. Whether
-// the triplet passed is kept in the low bit of exp, so that an entry and
-// its key take 24 bytes, three to a cache line and a half, not two.
+// greyEntry is a triplet's record; times are Unix milliseconds. It holds
+// its client network, which only a snapshot needs: a Memory loading one
+// places each triplet in the shard of its network under its own key. The
+// prefix length rides in the low byte of first and whether the triplet
+// passed in the low bit of exp, so that an entry and its key take 40
+// bytes, not 48.
 type greyEntry struct {
-	first int64
-	exp   int64 // expiry<<1 | passed
+	first  int64 // first<<8 | prefix length
+	exp    int64 // expiry<<1 | passed
+	hi, lo uint64
 }
 
-func newGrey(first, expire int64, passed bool) greyEntry {
-	e := greyEntry{first: first, exp: expire << 1}
+// maxTime bounds the times an entry holds (Unix milliseconds, some
+// 285,000 years either way), so that the packing above loses nothing.
+const maxTime = 1 << 52
+
+func newGrey(nk netKey, first, expire int64, passed bool) greyEntry {
+	e := greyEntry{first: first<<8 | int64(nk.bits), exp: expire << 1, hi: nk.hi, lo: nk.lo}
 	if passed {
 		e.exp |= 1
 	}
 	return e
 }
 
-func (e greyEntry) expire() int64 { return e.exp >> 1 }
-func (e greyEntry) passed() bool  { return e.exp&1 != 0 }
+func (e greyEntry) firstSeen() int64 { return e.first >> 8 }
+func (e greyEntry) expire() int64    { return e.exp >> 1 }
+func (e greyEntry) passed() bool     { return e.exp&1 != 0 }
+func (e greyEntry) net() netKey      { return netKey{e.hi, e.lo, uint8(e.first)} }
 
 // netEntry is a client network's auto-allow record.
 type netEntry struct {
@@ -87,9 +106,10 @@ func netKeyOf(p netip.Prefix) netKey {
 	return netKey{binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:]), uint8(p.Bits())}
 }
 
-func (k netKey) shard() int {
-	h := (k.hi ^ k.lo*0x9e3779b97f4a7c15 ^ uint64(k.bits)) * 0xbf58476d1ce4e5b9
-	return int(h >> (64 - 6))
+// shardOf returns the shard of a client network: the top bits of its
+// hash under m's key.
+func (m *Memory) shardOf(k netKey) int {
+	return int(maphash.Comparable(m.seed, k) >> (64 - shardBits))
 }
 
 // NewMemory returns a Memory store holding at most DefaultMaxEntries
@@ -102,7 +122,7 @@ func NewMemory() *Memory {
 // (and at least 64: one a shard). An entry is a triplet or a client
 // network's auto-allow record.
 func NewMemorySize(maxEntries int) *Memory {
-	m := &Memory{perShard: max(1, maxEntries/numShards)}
+	m := &Memory{perShard: max(1, maxEntries/numShards), seed: maphash.MakeSeed()}
 	for i := range m.shards {
 		m.shards[i].grey = make(map[uint64]greyEntry)
 		m.shards[i].nets = make(map[netKey]netEntry)
@@ -128,10 +148,10 @@ func (m *Memory) Observe(ctx context.Context, k Key, t time.Time, r Rules) (Outc
 	if err := ctx.Err(); err != nil {
 		return Outcome{}, err
 	}
-	now := t.UnixMilli()
+	now := min(max(t.UnixMilli(), -maxTime), maxTime)
 	delay, window, life, every := r.Delay.Milliseconds(), r.RetryWindow.Milliseconds(), r.Lifetime.Milliseconds(), r.CountEvery.Milliseconds()
 	nk := netKeyOf(k.Net)
-	sh := &m.shards[nk.shard()]
+	sh := &m.shards[m.shardOf(nk)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 
@@ -151,7 +171,7 @@ func (m *Memory) Observe(ctx context.Context, k Key, t time.Time, r Rules) (Outc
 	gk := binary.LittleEndian.Uint64(k.Triplet[:8])
 	ge, ok := sh.grey[gk]
 	if !ok || ge.expire() <= now {
-		e := newGrey(now, now+window, false)
+		e := newGrey(nk, now, now+window, false)
 		if ok {
 			sh.grey[gk] = e
 		} else {
@@ -161,12 +181,12 @@ func (m *Memory) Observe(ctx context.Context, k Key, t time.Time, r Rules) (Outc
 	}
 	state := Known
 	if !ge.passed() {
-		if now < ge.first+delay {
-			return Outcome{State: Early, First: time.UnixMilli(ge.first)}, nil
+		if now < ge.firstSeen()+delay {
+			return Outcome{State: Early, First: time.UnixMilli(ge.firstSeen())}, nil
 		}
 		state = Passed
 	}
-	ge = newGrey(ge.first, now+life, true)
+	ge = newGrey(nk, ge.firstSeen(), now+life, true)
 	sh.grey[gk] = ge
 
 	if r.AutoAllow > 0 {
@@ -181,7 +201,7 @@ func (m *Memory) Observe(ctx context.Context, k Key, t time.Time, r Rules) (Outc
 			m.addNet(sh, nk, ne, now)
 		}
 	}
-	return Outcome{State: state, First: time.UnixMilli(ge.first)}, nil
+	return Outcome{State: state, First: time.UnixMilli(ge.firstSeen())}, nil
 }
 
 // addGrey adds a new triplet to sh, which is locked, making room for it.
