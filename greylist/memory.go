@@ -10,7 +10,7 @@ import (
 )
 
 // DefaultMaxEntries is the bound of a Memory made by NewMemory. At about
-// 80 bytes an entry (BenchmarkMemoryBytesPerEntry) it is some 80 MB when
+// 100 bytes an entry (BenchmarkMemoryBytesPerEntry) it is some 100 MB when
 // full.
 const DefaultMaxEntries = 1_000_000
 
