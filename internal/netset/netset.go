@@ -36,3 +36,17 @@ func (s Set) Contains(ip netip.Addr) bool {
 	}
 	return false
 }
+
+// Public reports whether ip, unmapped, is a global unicast address that is
+// not private (RFC 1918, RFC 4193) or shared (RFC 6598): an address a
+// check may look up in the public DNS or probe, as opposed to one of our
+// own networks.
+func Public(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	if ip.Is4() {
+		if b := ip.As4(); b[0] == 100 && b[1]&0xc0 == 64 { // 100.64.0.0/10
+			return false
+		}
+	}
+	return ip.IsGlobalUnicast() && !ip.IsPrivate()
+}

@@ -36,3 +36,15 @@ func TestContains(t *testing.T) {
 		t.Error("an empty set contains an address")
 	}
 }
+
+func TestPublic(t *testing.T) {
+	for s, want := range map[string]bool{
+		"192.0.2.1": true, "8.8.8.8": true, "::ffff:8.8.8.8": true, "2001:db8::1": true,
+		"10.1.2.3": false, "100.64.0.1": false, "127.0.0.1": false, "fd00::1": false,
+		"fe80::1": false, "::1": false, "0.0.0.0": false, "224.0.0.1": false,
+	} {
+		if got := Public(netip.MustParseAddr(s)); got != want {
+			t.Errorf("Public(%s) = %v", s, got)
+		}
+	}
+}
