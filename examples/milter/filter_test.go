@@ -266,7 +266,7 @@ func TestMessageRebuilt(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	if len(seen) != 1 {
-		t.Fatalf("data stage ran %d times, want once (the second message is too big)", len(seen))
+		t.Fatalf("data stage ran %d times, want once (the second message is too big: refused)", len(seen))
 	}
 	s := seen[0]
 	if string(s.Message) != msg {
