@@ -12,19 +12,6 @@ import (
 	"github.com/mtaguard/mtaguard/internal/dnserr"
 )
 
-// Resolver is the DNS lookups the package needs. Its methods are a subset
-// of *net.Resolver's, so net.DefaultResolver, *resolver.Resolver and
-// *resolvertest.Resolver all satisfy it. Errors should be *net.DNSError
-// values, as net gives them: IsNotFound for a name without records of the
-// type (an answer), IsTemporary or IsTimeout for a failure. Any other
-// error counts as a failure.
-type Resolver interface {
-	LookupTXT(ctx context.Context, name string) ([]string, error)
-	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
-	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
-	LookupAddr(ctx context.Context, addr string) ([]string, error)
-}
-
 // libResolver adapts a Resolver to the SPF library's DNSResolver for one
 // evaluation. The library tells an answer from a failure only by a type
 // assertion on *net.DNSError, so every error it gets is an unwrapped

@@ -248,7 +248,7 @@ func TestHeaderSafety(t *testing.T) {
 				p := fullPolicy(r, greylist.NewMemory(), c, deadline)
 				for i, ch := range p.Checks {
 					if ch.Name() == "spf" {
-						p.Checks[i] = spf.New(r, &spf.Options{RejectFail: true, Receiver: "mx.example.net"})
+						p.Checks[i] = spf.New(r, &spf.Options{Reject: true, Receiver: "mx.example.net"})
 					}
 				}
 				all := *s

@@ -26,7 +26,7 @@ import (
 // handed the library its Resolver's LookupIPAddr, which asks for A and
 // AAAA together and, as net does, drops the failure of one when the other
 // answers: for an IPv4 client a SERVFAIL on A looked like "no IPv4
-// address", and -all gave fail, score 5 (550 5.7.23 with RejectFail).
+// address", and -all gave fail, score 5 (550 5.7.23 with Reject).
 func TestSPFFamilyFailure(t *testing.T) {
 	r := resolvertest.MustNew(`$ORIGIN example.org.
 @     TXT  "v=spf1 a:mail.example.org -all"
