@@ -187,7 +187,7 @@ func TestRedisRestart(t *testing.T) {
 	st := NewRedis(s.client(t), uniquePrefix())
 	ctx := context.Background()
 	tr := Triplet{IP: netip.MustParseAddr("203.0.113.9"), From: snd, Rcpt: rcp}
-	closed := &Options{FailClosed: true}
+	closed := &Options{Defer: true}
 
 	if r := Check(ctx, st, tr, t0, nil); r.Action != verdict.TempFail || r.Err != nil {
 		t.Fatalf("before: %+v", r)
