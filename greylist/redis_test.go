@@ -14,8 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtaguard/mtaguard/verdict"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/mtaguard/mtaguard/verdict"
 )
 
 // TestMain silences go-redis's own log of failed dials, which the
