@@ -53,40 +53,40 @@ type shard struct {
 	mu   sync.Mutex
 	grey map[uint64]greyEntry
 	nets map[netKey]netEntry
-	// order holds each key of grey once, oldest from head on.
-	order []uint64
+	// order holds each key of grey once, oldest from head on, with
+	// its client network, which only a snapshot needs: a Memory loading
+	// one places each triplet in the shard of its network under its own
+	// key. Here rather than in grey, whose entries stay small for the
+	// cache.
+	order []ordered
 	head  int
 	_     [16]byte // keep neighbouring shards' locks off one cache line
 }
 
-// greyEntry is a triplet's record; times are Unix milliseconds. It holds
-// its client network, which only a snapshot needs: a Memory loading one
-// places each triplet in the shard of its network under its own key. The
-// prefix length rides in the low byte of first and whether the triplet
-// passed in the low bit of exp, so that an entry and its key take 40
-// bytes, not 48.
-type greyEntry struct {
-	first  int64 // first<<8 | prefix length
-	exp    int64 // expiry<<1 | passed
-	hi, lo uint64
+// ordered is a triplet's key in a shard's order, with its network.
+type ordered struct {
+	k   uint64
+	net netKey
 }
 
-// maxTime bounds the times an entry holds (Unix milliseconds, some
-// 285,000 years either way), so that the packing above loses nothing.
-const maxTime = 1 << 52
+// greyEntry is a triplet's record; times are Unix milliseconds. Whether
+// the triplet passed is kept in the low bit of exp, so that an entry and
+// its key take 24 bytes, three to a cache line and a half, not two.
+type greyEntry struct {
+	first int64
+	exp   int64 // expiry<<1 | passed
+}
 
-func newGrey(nk netKey, first, expire int64, passed bool) greyEntry {
-	e := greyEntry{first: first<<8 | int64(nk.bits), exp: expire << 1, hi: nk.hi, lo: nk.lo}
+func newGrey(first, expire int64, passed bool) greyEntry {
+	e := greyEntry{first: first, exp: expire << 1}
 	if passed {
 		e.exp |= 1
 	}
 	return e
 }
 
-func (e greyEntry) firstSeen() int64 { return e.first >> 8 }
-func (e greyEntry) expire() int64    { return e.exp >> 1 }
-func (e greyEntry) passed() bool     { return e.exp&1 != 0 }
-func (e greyEntry) net() netKey      { return netKey{e.hi, e.lo, uint8(e.first)} }
+func (e greyEntry) expire() int64 { return e.exp >> 1 }
+func (e greyEntry) passed() bool  { return e.exp&1 != 0 }
 
 // netEntry is a client network's auto-allow record.
 type netEntry struct {
@@ -148,7 +148,7 @@ func (m *Memory) Observe(ctx context.Context, k Key, t time.Time, r Rules) (Outc
 	if err := ctx.Err(); err != nil {
 		return Outcome{}, err
 	}
-	now := min(max(t.UnixMilli(), -maxTime), maxTime)
+	now := t.UnixMilli()
 	delay, window, life, every := r.Delay.Milliseconds(), r.RetryWindow.Milliseconds(), r.Lifetime.Milliseconds(), r.CountEvery.Milliseconds()
 	nk := netKeyOf(k.Net)
 	sh := &m.shards[m.shardOf(nk)]
@@ -171,22 +171,22 @@ func (m *Memory) Observe(ctx context.Context, k Key, t time.Time, r Rules) (Outc
 	gk := binary.LittleEndian.Uint64(k.Triplet[:8])
 	ge, ok := sh.grey[gk]
 	if !ok || ge.expire() <= now {
-		e := newGrey(nk, now, now+window, false)
+		e := newGrey(now, now+window, false)
 		if ok {
 			sh.grey[gk] = e
 		} else {
-			m.addGrey(sh, gk, e, now)
+			m.addGrey(sh, ordered{gk, nk}, e, now)
 		}
 		return Outcome{State: Deferred, First: t}, nil
 	}
 	state := Known
 	if !ge.passed() {
-		if now < ge.firstSeen()+delay {
-			return Outcome{State: Early, First: time.UnixMilli(ge.firstSeen())}, nil
+		if now < ge.first+delay {
+			return Outcome{State: Early, First: time.UnixMilli(ge.first)}, nil
 		}
 		state = Passed
 	}
-	ge = newGrey(nk, ge.firstSeen(), now+life, true)
+	ge = newGrey(ge.first, now+life, true)
 	sh.grey[gk] = ge
 
 	if r.AutoAllow > 0 {
@@ -201,26 +201,26 @@ func (m *Memory) Observe(ctx context.Context, k Key, t time.Time, r Rules) (Outc
 			m.addNet(sh, nk, ne, now)
 		}
 	}
-	return Outcome{State: state, First: time.UnixMilli(ge.firstSeen())}, nil
+	return Outcome{State: state, First: time.UnixMilli(ge.first)}, nil
 }
 
 // addGrey adds a new triplet to sh, which is locked, making room for it.
 // Before that it looks at the two oldest triplets: an expired one is
 // dropped, a passed one goes to the back. That drops expired entries
 // faster than new ones arrive once most have expired.
-func (m *Memory) addGrey(sh *shard, k uint64, e greyEntry, now int64) {
+func (m *Memory) addGrey(sh *shard, o ordered, e greyEntry, now int64) {
 	for range 2 {
 		if sh.head == len(sh.order) {
 			break
 		}
 		old := sh.order[sh.head]
-		oe := sh.grey[old]
+		oe := sh.grey[old.k]
 		if oe.expire() > now && !oe.passed() {
 			break
 		}
 		sh.pop()
 		if oe.expire() <= now {
-			delete(sh.grey, old)
+			delete(sh.grey, old.k)
 		} else {
 			sh.order = append(sh.order, old)
 		}
@@ -228,8 +228,8 @@ func (m *Memory) addGrey(sh *shard, k uint64, e greyEntry, now int64) {
 	if len(sh.grey)+len(sh.nets) >= m.perShard {
 		m.evict(sh, now)
 	}
-	sh.grey[k] = e
-	sh.order = append(sh.order, k)
+	sh.grey[o.k] = e
+	sh.order = append(sh.order, o)
 }
 
 // addNet adds a new network record to sh, which is locked, making room
@@ -252,13 +252,13 @@ const secondChances = 8
 // fewest passes, soonest to expire, of a few sampled.
 func (m *Memory) evict(sh *shard, now int64) {
 	for i := 0; sh.head < len(sh.order); i++ {
-		k := sh.pop()
-		e := sh.grey[k]
+		o := sh.pop()
+		e := sh.grey[o.k]
 		if e.expire() <= now || !e.passed() || i == secondChances {
-			delete(sh.grey, k)
+			delete(sh.grey, o.k)
 			return
 		}
-		sh.order = append(sh.order, k)
+		sh.order = append(sh.order, o)
 	}
 	var victim netKey
 	var worst netEntry
@@ -276,7 +276,7 @@ func (m *Memory) evict(sh *shard, now int64) {
 
 // pop removes the oldest key from sh.order, compacting it now and then so
 // that it stays within twice the number of triplets.
-func (sh *shard) pop() uint64 {
+func (sh *shard) pop() ordered {
 	k := sh.order[sh.head]
 	sh.head++
 	if sh.head >= 1024 && 2*sh.head >= len(sh.order) {

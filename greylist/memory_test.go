@@ -159,7 +159,11 @@ func checkOrder(t *testing.T, m *Memory) {
 	for i := range m.shards {
 		sh := &m.shards[i]
 		seen := map[uint64]bool{}
-		for _, k := range sh.order[sh.head:] {
+		for _, o := range sh.order[sh.head:] {
+			k := o.k
+			if m.shardOf(o.net) != i {
+				t.Fatalf("shard %d: key %x of a network of shard %d", i, k, m.shardOf(o.net))
+			}
 			if seen[k] {
 				t.Fatalf("shard %d: key %x twice in order", i, k)
 			}

@@ -54,11 +54,11 @@ func (m *Memory) WriteTo(w io.Writer) (int64, error) {
 		sh.mu.Lock()
 		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(sh.grey)))
 		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(sh.nets)))
-		for _, k := range sh.order[sh.head:] { // oldest first, as ReadFrom adds them
-			e := sh.grey[k]
-			buf = appendNet(buf, e.net())
-			buf = binary.LittleEndian.AppendUint64(buf, k)
-			buf = binary.LittleEndian.AppendUint64(buf, uint64(e.firstSeen()))
+		for _, o := range sh.order[sh.head:] { // oldest first, as ReadFrom adds them
+			e := sh.grey[o.k]
+			buf = appendNet(buf, o.net)
+			buf = binary.LittleEndian.AppendUint64(buf, o.k)
+			buf = binary.LittleEndian.AppendUint64(buf, uint64(e.first))
 			buf = binary.LittleEndian.AppendUint64(buf, uint64(e.expire()))
 			if e.passed() {
 				buf = append(buf, 1)
@@ -116,7 +116,7 @@ func (m *Memory) ReadFrom(r io.Reader) (int64, error) {
 		return cr.n, errSnapshot
 	}
 	type keyed struct {
-		k uint64
+		o ordered
 		e greyEntry
 	}
 	type staged struct {
@@ -152,12 +152,12 @@ func (m *Memory) ReadFrom(r io.Reader) (int64, error) {
 			nk := readNet(b)
 			b = b[netSize:]
 			first, expire := int64(binary.LittleEndian.Uint64(b[8:])), int64(binary.LittleEndian.Uint64(b[16:]))
-			if b[24] > 1 || nk.bits > 128 || !inTime(first) || !inTime(expire) {
+			if b[24] > 1 || nk.bits > 128 {
 				return cr.n, errSnapshot
 			}
 			st := &shards[m.shardOf(nk)]
 			// Sized by what is read, not by the counts, which may lie.
-			st.grey = append(st.grey, keyed{binary.LittleEndian.Uint64(b), newGrey(nk, first, expire, b[24] == 1)})
+			st.grey = append(st.grey, keyed{ordered{binary.LittleEndian.Uint64(b), nk}, newGrey(first, expire, b[24] == 1)})
 		}
 		for range nnets {
 			b := rec[:netRecSize]
@@ -187,11 +187,11 @@ func (m *Memory) ReadFrom(r io.Reader) (int64, error) {
 		sh := &m.shards[i]
 		sh.mu.Lock()
 		for _, g := range shards[i].grey {
-			switch old, ok := sh.grey[g.k]; {
+			switch old, ok := sh.grey[g.o.k]; {
 			case !ok:
-				m.addGrey(sh, g.k, g.e, noTime)
+				m.addGrey(sh, g.o, g.e, noTime)
 			case old.expire() < g.e.expire():
-				sh.grey[g.k] = g.e
+				sh.grey[g.o.k] = g.e
 			}
 		}
 		for k, e := range shards[i].nets {
@@ -206,10 +206,6 @@ func (m *Memory) ReadFrom(r io.Reader) (int64, error) {
 	}
 	return cr.n, nil
 }
-
-// inTime reports whether a time read from a snapshot is one an entry can
-// hold.
-func inTime(ms int64) bool { return -maxTime <= ms && ms <= maxTime }
 
 type countWriter struct {
 	w io.Writer
