@@ -18,6 +18,7 @@ import (
 	"github.com/mtaguard/mtaguard/resolver/resolvertest"
 	"github.com/mtaguard/mtaguard/spf"
 	"github.com/mtaguard/mtaguard/verdict"
+	"github.com/mtaguard/mtaguard/verify"
 )
 
 // dnsResolver is what the checks need, all together: *resolver.Resolver
@@ -116,7 +117,7 @@ func newPolicy(r dnsResolver, grey greylist.Store) *verdict.Policy {
 			dnsbl.New(r, dnsLists, nil),
 			helo.New(r, &heloOptions),
 			spf.New(r, nil),
-			spf.NewSenderDomain(r, nil),
+			verify.NewSenderDomain(r, nil),
 			relay.New(&relayPolicy),
 			greylist.New(grey, greyOptions()),
 			dkim.New(r, nil),
@@ -170,14 +171,14 @@ func runStaged(ctx context.Context, p *verdict.Policy, s *verdict.Session, times
 // checks to decide from their results.
 func runBaseline(ctx context.Context, r dnsResolver, grey greylist.Store, s *verdict.Session) verdict.Decision {
 	fc := fcrdns.Check(ctx, r, s.IP)
-	ho := heloOptions
+	rdns := ""
 	if fc.Status == verdict.Pass {
-		ho.ClientName = fc.Domain
+		rdns = fc.Domain
 	}
 	bl := dnsbl.Check(ctx, r, s.IP, dnsLists)
-	he := helo.Check(ctx, r, s.IP, s.HELO, &ho)
+	he := helo.New(r, &heloOptions).Evaluate(ctx, s.IP, s.HELO, rdns)
 	sp := spf.Check(ctx, r, s.IP, s.HELO, s.MailFrom)
-	sd := spf.CheckSenderDomain(ctx, r, s.MailFrom, nil)
+	sd := verify.CheckSenderDomain(ctx, r, s.MailFrom, nil)
 	re := relay.Check(&relayPolicy, relay.Envelope{IP: s.IP, MailFrom: s.MailFrom, Rcpt: s.Rcpt})
 	gr := greylist.Check(ctx, grey, greylist.Triplet{IP: s.IP, From: s.MailFrom, Rcpt: s.Rcpt}, now, nil)
 	dk := dkim.Check(ctx, r, bytes.NewReader(s.Message))

@@ -98,6 +98,7 @@ var sessionQueries = []struct {
 	{"mail.example.com", dns.TypeMX},            // sender-domain
 	{"_dmarc.mail.example.com", dns.TypeTXT},    // dmarc (prefetched)
 	{"_dmarc.example.com", dns.TypeTXT},         // dmarc (prefetched)
+	{"_dmarc.com", dns.TypeTXT},                 // dmarc (prefetched; RFC 9989 tree walk)
 	{"rsa._domainkey.example.com", dns.TypeTXT}, // dkim
 	{"ed._domainkey.example.com", dns.TypeTXT},  // dkim
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/emersion/go-msgauth/authres"
 	msgdkim "github.com/emersion/go-msgauth/dkim"
 
+	"github.com/mtaguard/mtaguard/internal/header"
 	"github.com/mtaguard/mtaguard/resolver/resolvertest"
 	"github.com/mtaguard/mtaguard/verdict"
 )
@@ -109,7 +110,7 @@ func TestTestdata(t *testing.T) {
 				t.Fatal(err)
 			}
 			res := Check(context.Background(), r, strings.NewReader(readTestdata(t, c.eml)))
-			if res.Check != "dkim" || res.Status != c.status {
+			if res.Check != Name || res.Status != c.status {
 				t.Errorf("Check, Status = %q, %v, want dkim, %v (%s)", res.Check, res.Status, c.status, res.Reason)
 			}
 			if len(res.Auth) != len(c.sigs) {
@@ -384,7 +385,7 @@ func TestTempError(t *testing.T) {
 			r := resolvertest.MustNew(keyRecord(t, "ed", "example.org", k["ed25519"]))
 			r.SetFault("ed._domainkey.example.org", f)
 			r.SetTimeoutAfter(50 * time.Millisecond)
-			res := New(r, &Options{Reject: true}).Verify(context.Background(), strings.NewReader(message))
+			res := New(r, &Options{Reject: true}).Evaluate(context.Background(), strings.NewReader(message))
 			if res.Status != verdict.TempError || res.Action != verdict.Accept || res.Score != 0 {
 				t.Errorf("Status %v, Action %v, Score %v; want temperror, accept, 0 (%s)", res.Status, res.Action, res.Score, res.Reason)
 			}
@@ -501,7 +502,7 @@ func TestTooManySignatures(t *testing.T) {
 		max, verified int
 	}{{0, DefaultMaxSignatures}, {3, 3}, {100, 100}} {
 		r.ResetQueries()
-		res := New(r, &Options{MaxSignatures: c.max}).Verify(context.Background(), strings.NewReader(message))
+		res := New(r, &Options{MaxSignatures: c.max}).Evaluate(context.Background(), strings.NewReader(message))
 		if res.Status != verdict.Pass || len(res.Auth) != c.verified || r.TotalQueries() != c.verified {
 			t.Errorf("max %d: Status %v, %d Auth entries, %d queries; want pass, %d, %d", c.max, res.Status, len(res.Auth), r.TotalQueries(), c.verified, c.verified)
 		}
@@ -548,7 +549,7 @@ func TestOptions(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res := New(r, c.o).Verify(context.Background(), strings.NewReader(c.message))
+			res := New(r, c.o).Evaluate(context.Background(), strings.NewReader(c.message))
 			if res.Status != c.status || res.Action != c.action || res.Score != c.score {
 				t.Errorf("Status %v, Action %v, Score %v; want %v, %v, %v (%s)", res.Status, res.Action, res.Score, c.status, c.action, c.score, res.Reason)
 			}
@@ -664,12 +665,12 @@ func TestChecker(t *testing.T) {
 	k := keys()
 	r := resolvertest.MustNew(keyRecord(t, "ed", "example.org", k["ed25519"]))
 	c := New(r, nil)
-	if c.Name() != "dkim" || c.Stage() != verdict.Data {
+	if c.Name() != Name || c.Stage() != verdict.Data {
 		t.Errorf("Name, Stage = %q, %v; want dkim, data", c.Name(), c.Stage())
 	}
 	var _ verdict.Check = c
 	s := &verdict.Session{Message: []byte(sign(t, testMessage, &msgdkim.SignOptions{Domain: "example.org", Selector: "ed", Signer: k["ed25519"]}))}
-	if res := c.Check(context.Background(), s); res.Status != verdict.Pass || res.Check != "dkim" {
+	if res := c.Check(context.Background(), s); res.Status != verdict.Pass || res.Check != Name {
 		t.Errorf("Check = %v %q, want pass (%s)", res.Status, res.Check, res.Reason)
 	}
 	if res := c.Check(context.Background(), &verdict.Session{}); res.Status != verdict.None {
@@ -709,25 +710,42 @@ func TestReason(t *testing.T) {
 func TestReadHeader(t *testing.T) {
 	for _, c := range []struct {
 		in, header, rest string
+		sigs             int
 	}{
-		{"A: b\r\n\r\nbody", "A: b\r\n\r\n", "body"},
-		{"A: b\n\nbody\n", "A: b\n\n", "body\n"},
-		{"A: b\r\n c\r\n\r\n", "A: b\r\n c\r\n\r\n", ""},
-		{"A: b\r\n", "A: b\r\n\r\n", ""},
-		{"A: b", "A: b\r\n\r\n", ""},
-		{"", "\r\n", ""},
-		{"\r\nbody", "\r\n", "body"},
-		{"A: " + strings.Repeat("x", 5000) + "\r\n\r\nbody", "A: " + strings.Repeat("x", 5000) + "\r\n\r\n", "body"},
+		{"A: b\r\n\r\nbody", "A: b\r\n\r\n", "body", 0},
+		{"A: b\n\nbody\n", "A: b\n\r\n", "body\n", 0},
+		{"A: b\r\n c\r\n\r\n", "A: b\r\n c\r\n\r\n", "", 0},
+		{"A: b\r\n", "A: b\r\n\r\n", "", 0},
+		{"A: b", "A: b\r\n\r\n", "", 0},
+		{"", "\r\n", "", 0},
+		{"\r\nbody", "\r\n", "body", 0},
+		{"A: " + strings.Repeat("x", 5000) + "\r\n\r\nbody", "A: " + strings.Repeat("x", 5000) + "\r\n\r\n", "body", 0},
+		// Signatures as go-msgauth counts them: a first line that starts
+		// with white space, a name with white space before the colon, a
+		// name without a colon on its own line.
+		{" DKIM-Signature: d=a\r\nDKIM-Signature : d=b\r\ndkim-signature\r\n : d=c\r\nX-DKIM-Signature: d=x\r\n\r\nDKIM-Signature: d=body\r\n",
+			" DKIM-Signature: d=a\r\nDKIM-Signature : d=b\r\ndkim-signature\r\n : d=c\r\nX-DKIM-Signature: d=x\r\n\r\n", "DKIM-Signature: d=body\r\n", 3},
 	} {
 		br := bufio.NewReaderSize(strings.NewReader(c.in), 16)
-		h, err := readHeader(br, 1<<20)
+		h, sigs, err := readHeader(br, 1<<20)
 		rest, _ := io.ReadAll(br)
-		if err != nil || string(h) != c.header || string(rest) != c.rest {
-			t.Errorf("readHeader(%q) = %q, %v, rest %q; want %q, %q", c.in, h, err, rest, c.header, c.rest)
+		if err != nil || string(h) != c.header || string(rest) != c.rest || len(sigs) != c.sigs {
+			t.Errorf("readHeader(%q) = %q, %d signatures, %v, rest %q; want %q, %d, %q", c.in, h, len(sigs), err, rest, c.header, c.sigs, c.rest)
 		}
 	}
-	if _, err := readHeader(bufio.NewReader(strings.NewReader("A: b\r\nC: d\r\n\r\n")), 10); err != errHeaderTooLarge {
-		t.Errorf("err = %v, want errHeaderTooLarge", err)
+	for _, c := range []struct {
+		in  string
+		max int
+		err error
+	}{
+		{"A: b\r\nC: d\r\n\r\n", 10, errHeaderTooLarge},
+		{strings.Repeat("A: b\r\n", 1001) + "\r\n", 1 << 20, errHeaderTooLarge},
+		{"A: b\rDKIM-Signature: d=x\r\n\r\n", 1 << 20, errBareCR},
+		{"DKIM-Signature: d=a\r\n\rX: y\r\n\r\n", 1 << 20, errBareCR},
+	} {
+		if _, _, err := readHeader(bufio.NewReader(strings.NewReader(c.in)), c.max); err != c.err {
+			t.Errorf("readHeader(%.40q): err = %v, want %v", c.in, err, c.err)
+		}
 	}
 }
 
@@ -755,5 +773,156 @@ func TestParseTags(t *testing.T) {
 				t.Errorf("parseTags(%q)[%q] = %q, want %q", c.in, k, got[k], v)
 			}
 		}
+	}
+}
+
+// TestKeyFlags pins the flags of the key record (RFC 6376 §3.6.1) with
+// messages signed here by go-msgauth and keys published in a test zone.
+func TestKeyFlags(t *testing.T) {
+	k := keys()
+	pub := base64.StdEncoding.EncodeToString(k["ed25519"].Public().(ed25519.PublicKey))
+	key := func(sel, domain, tags string) string {
+		return txtRecord(sel+"._domainkey."+domain+".", "v=DKIM1; k=ed25519; "+tags+"p="+pub)
+	}
+	r := resolvertest.MustNew(key("strict", "example.com", "t=s; ") +
+		key("plain", "example.com", "") +
+		key("testing", "example.com", "t=y; ") +
+		key("both", "example.com", "t = y : s ; ") +
+		key("odd", "example.com", "t=x:s:zz; ") +
+		keyRecord(t, "ed", "example.org", k["ed25519"]))
+	signed := func(sel, id string, mod ...func(*msgdkim.SignOptions)) string {
+		o := &msgdkim.SignOptions{Domain: "example.com", Selector: sel, Signer: k["ed25519"], Identifier: id}
+		for _, m := range mod {
+			m(o)
+		}
+		return sign(t, testMessage, o)
+	}
+	expired := func(o *msgdkim.SignOptions) { o.Expiration = time.Now().Add(-time.Hour) }
+	broken := func(m string) string { return strings.Replace(m, "Noon", "Midnight", 1) }
+	otherPass := func(m string) string {
+		return sign(t, m, &msgdkim.SignOptions{Domain: "example.org", Selector: "ed", Signer: k["ed25519"]})
+	}
+	sc := DefaultScores
+
+	for _, c := range []struct {
+		name    string
+		o       *Options
+		message string
+		status  verdict.Status
+		score   float64
+		action  verdict.Action
+		values  string // Auth values, top first
+		reason  string // in the Reason
+		queries int    // DNS queries made, at most
+	}{
+		// t=s: the i= domain must be d= itself.
+		{"t=s, i= in a subdomain of d=", nil, signed("strict", "@eng.example.com"), verdict.PermError, sc.PermError, verdict.Accept,
+			"permerror", "d=example.com s=strict permerror (i= domain is below d=, which the key's flag t=s forbids", 1},
+		{"t=s, i= with a local part in a subdomain", &Options{Reject: true}, signed("strict", "alice@eng.example.com"), verdict.PermError, sc.PermError, verdict.Reject,
+			"permerror", "t=s forbids", 1},
+		{"t=s, i= below d= and body changed: still the key's refusal", nil, broken(signed("strict", "@eng.example.com")), verdict.PermError, sc.PermError, verdict.Accept,
+			"permerror", "t=s forbids", 1},
+		{"t=s, i= in d=", nil, signed("strict", "alice@example.com"), verdict.Pass, sc.Pass, verdict.Accept, "pass", "d=example.com s=strict pass", 1},
+		{"t=s, no i=", nil, signed("strict", ""), verdict.Pass, sc.Pass, verdict.Accept, "pass", "s=strict pass", 1},
+		{"t=s among unknown flags", nil, signed("odd", "@eng.example.com"), verdict.PermError, sc.PermError, verdict.Accept, "permerror", "t=s forbids", 1},
+		{"no t=s, i= in a subdomain", nil, signed("plain", "@eng.example.com"), verdict.Pass, sc.Pass, verdict.Accept, "pass", "s=plain pass", 1},
+
+		// t=y: a failure weighs as no signature at all.
+		{"t=y, valid", nil, signed("testing", ""), verdict.Pass, sc.Pass, verdict.Accept, "pass", "s=testing pass", 1},
+		{"t=y, body changed", &Options{Reject: true}, broken(signed("testing", "")), verdict.Fail, sc.None, verdict.Accept,
+			"fail", "d=example.com s=testing fail (body hash did not verify; testing key (t=y))", 1},
+		{"t=y, refused before the key lookup (x= past)", &Options{Reject: true}, signed("testing", "", expired), verdict.Fail, sc.None, verdict.Accept,
+			"fail", "signature expired (x=); testing key (t=y)", 1},
+		{"t=y and t=s, i= below d=", &Options{Reject: true}, signed("both", "@eng.example.com"), verdict.PermError, sc.None, verdict.Accept,
+			"permerror", "t=s forbids", 1},
+		{"t=y failure beside a real failure", &Options{Reject: true},
+			broken(sign(t, signed("testing", ""), &msgdkim.SignOptions{Domain: "example.com", Selector: "plain", Signer: k["ed25519"]})),
+			verdict.Fail, sc.Fail, verdict.Reject, "fail,fail", "testing key (t=y)", 2},
+		{"t=y failure beside a pass", nil, otherPass(broken(signed("testing", ""))), verdict.Pass, sc.Pass, verdict.Accept,
+			"pass,fail", "testing key (t=y)", 2},
+		{"no t=y, body changed", nil, broken(signed("plain", "")), verdict.Fail, sc.Fail, verdict.Accept, "fail", "s=plain fail (body hash did not verify)", 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r.ResetQueries()
+			res := New(r, c.o).Evaluate(context.Background(), strings.NewReader(c.message))
+			var values []string
+			for _, a := range res.Auth {
+				values = append(values, string(a.(*authres.DKIMResult).Value))
+			}
+			if res.Status != c.status || res.Score != c.score || res.Action != c.action || strings.Join(values, ",") != c.values ||
+				!strings.Contains(res.Reason, c.reason) {
+				t.Errorf("got %v %v %v %v %q;\nwant %v %v %v %v %q", res.Status, res.Score, res.Action, values, res.Reason,
+					c.status, c.score, c.action, c.values, c.reason)
+			}
+			if res.Status != verdict.Pass && res.Err == nil {
+				t.Error("Err is nil for a result other than pass")
+			}
+			if q := r.TotalQueries(); q > c.queries {
+				t.Errorf("%d DNS queries, want at most %d", q, c.queries)
+			}
+		})
+	}
+}
+
+func TestParseKeyFlags(t *testing.T) {
+	for _, c := range []struct {
+		record string
+		want   keyFlags
+	}{
+		{"v=DKIM1; k=rsa; p=abc", keyFlags{}},
+		{"v=DKIM1; t=y; p=abc", keyFlags{testing: true}},
+		{"v=DKIM1; t=s; p=abc", keyFlags{strict: true}},
+		{"t=y:s", keyFlags{testing: true, strict: true}},
+		{" t = s : y ;p=", keyFlags{testing: true, strict: true}},
+		{"t=x:Y:S:ss", keyFlags{}}, // flag names are case-sensitive; unknown ones ignored
+		{"s=email; p=x", keyFlags{}},
+		{"v=DKIM1; n=t=y; p=x", keyFlags{}},
+		{"", keyFlags{}},
+	} {
+		if got := parseKeyFlags(c.record); got != c.want {
+			t.Errorf("parseKeyFlags(%q) = %+v, want %+v", c.record, got, c.want)
+		}
+	}
+}
+
+// TestBareCR: a header section with a bare CR is read by mail readers as
+// more lines than go-msgauth verifies, so it is not verified at all.
+func TestBareCR(t *testing.T) {
+	k := keys()
+	r := resolvertest.MustNew(keyRecord(t, "ed", "example.org", k["ed25519"]))
+	good := sign(t, testMessage, &msgdkim.SignOptions{Domain: "example.org", Selector: "ed", Signer: k["ed25519"]})
+	for _, msg := range []string{
+		strings.Replace(good, "Subject: lunch\r\n", "Subject: lunch\rFrom: Mallory <m@example.net>\r\n", 1),
+		strings.Replace(good, "\r\n\r\n", "\r\n\r", 1),
+	} {
+		r.ResetQueries()
+		res := New(r, &Options{Reject: true}).Evaluate(context.Background(), strings.NewReader(msg))
+		if res.Status != verdict.PermError || !errors.Is(res.Err, errBareCR) || res.Action != verdict.Accept || !strings.Contains(res.Reason, "bare CR") {
+			t.Errorf("got %v %v %v %q; want permerror for the bare CR, no demand", res.Status, res.Err, res.Action, res.Reason)
+		}
+		if r.TotalQueries() != 0 {
+			t.Errorf("%d key lookups for a message not verified", r.TotalQueries())
+		}
+	}
+	if DefaultMaxHeaderBytes != header.MaxSize {
+		t.Errorf("DefaultMaxHeaderBytes %d, header.MaxSize %d", DefaultMaxHeaderBytes, header.MaxSize)
+	}
+}
+
+// TestScoresCopied: a Checker keeps the scores of the time it was made.
+func TestScoresCopied(t *testing.T) {
+	r := resolvertest.MustNew("")
+	sc := DefaultScores
+	sc.None = 2
+	o := &Options{Scores: &sc}
+	custom, plain := New(r, o), New(r, nil)
+	saved := DefaultScores
+	defer func() { DefaultScores = saved }()
+	sc.None, DefaultScores.None = 3, 4
+	if got := custom.Evaluate(context.Background(), strings.NewReader(testMessage)).Score; got != 2 {
+		t.Errorf("custom Checker scored %v, want 2", got)
+	}
+	if got := plain.Evaluate(context.Background(), strings.NewReader(testMessage)).Score; got != saved.None {
+		t.Errorf("default Checker scored %v, want %v", got, saved.None)
 	}
 }

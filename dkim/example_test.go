@@ -2,8 +2,12 @@ package dkim_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"fmt"
 	"strings"
+
+	msgdkim "github.com/emersion/go-msgauth/dkim"
 
 	"github.com/mtaguard/mtaguard/dkim"
 	"github.com/mtaguard/mtaguard/resolver/resolvertest"
@@ -60,4 +64,36 @@ func ExampleNew() {
 	fmt.Println(d)
 	// Output:
 	// 550 5.7.20 d=football.example.com s=brisbane permerror (no key for signature: lookup brisbane._domainkey.football.example.com: no such host)
+}
+
+// The flags of a key record: under t=y the signer is testing, and a
+// signature that fails weighs no more than none; under t=s the i= of a
+// signature must be in d= itself.
+func ExampleChecker_Evaluate() {
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)) // a fixed key, for the example only
+	pub := base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
+	r := resolvertest.MustNew(`
+test._domainkey.example.com.   TXT "v=DKIM1; k=ed25519; t=y; p=` + pub + `"
+strict._domainkey.example.com. TXT "v=DKIM1; k=ed25519; t=s; p=` + pub + `"
+`)
+	msg := "From: alice@example.com\r\nSubject: hi\r\n\r\nHello.\r\n"
+	sign := func(selector, id string) string {
+		var b strings.Builder
+		o := &msgdkim.SignOptions{Domain: "example.com", Selector: selector, Identifier: id, Signer: key}
+		if err := msgdkim.Sign(&b, strings.NewReader(msg), o); err != nil {
+			panic(err)
+		}
+		return b.String()
+	}
+	c := dkim.New(r, &dkim.Options{Reject: true})
+	for _, m := range []string{
+		strings.Replace(sign("test", ""), "Hello", "Hullo", 1),
+		sign("strict", "@eng.example.com"),
+	} {
+		res := c.Evaluate(context.Background(), strings.NewReader(m))
+		fmt.Println(res.Status, res.Score, res.Action, res.Reason)
+	}
+	// Output:
+	// fail 0 accept d=example.com s=test fail (body hash did not verify; testing key (t=y))
+	// permerror 0.5 reject d=example.com s=strict permerror (i= domain is below d=, which the key's flag t=s forbids (RFC 6376 section 3.6.1))
 }

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"testing"
 
 	"github.com/emersion/go-msgauth/authres"
+	msgdkim "github.com/emersion/go-msgauth/dkim"
 
 	"github.com/mtaguard/mtaguard/resolver/resolvertest"
 	"github.com/mtaguard/mtaguard/verdict"
@@ -53,7 +55,7 @@ func FuzzCheck(f *testing.F) {
 	r := resolvertest.MustNew(rfc8463Zone)
 	f.Fuzz(func(t *testing.T, message string) {
 		res := Check(context.Background(), r, strings.NewReader(message))
-		if res.Check != "dkim" || res.Status > verdict.PermError || res.Action != verdict.Accept {
+		if res.Check != Name || res.Status > verdict.PermError || res.Action != verdict.Accept {
 			t.Fatalf("result %+v", res)
 		}
 		if res.Reason != verdict.Printable(res.Reason) {
@@ -74,9 +76,10 @@ func FuzzCheck(f *testing.F) {
 	})
 }
 
-// FuzzReadHeader checks that readHeader returns a prefix of its input (with
-// at most the missing line ends added) that ends in an empty line, and
-// leaves the rest unread.
+// FuzzReadHeader checks that readHeader hands go-msgauth the header section
+// as it stands in the input, ending in an empty line, leaves the rest
+// unread, and finds the signatures go-msgauth verifies: as many as the
+// Verifications go-msgauth returns for the same bytes.
 func FuzzReadHeader(f *testing.F) {
 	f.Add("A: b\r\n\r\nbody")
 	f.Add("A: b\n c\n\nbody")
@@ -84,30 +87,41 @@ func FuzzReadHeader(f *testing.F) {
 	f.Add("")
 	f.Add("\r\n")
 	f.Add("A: b\r\r\n\r\n")
+	f.Add(" DKIM-Signature: v=1\r\nDKIM-Signature : v=1; d=a;;; s=b\r\n\r\n")
+	f.Add("DKIM-Signature\r\n : d=a\r\n\r\nbody")
+	f.Add("DKIM-Signature: d=a\rDKIM-Signature: d=b\r\n\r\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		br := bufio.NewReaderSize(strings.NewReader(in), 16)
-		h, err := readHeader(br, 1<<10)
-		if err == errHeaderTooLarge {
-			if len(in) <= 1<<10 {
+		h, sigs, err := readHeader(br, 1<<10)
+		switch err {
+		case errHeaderTooLarge:
+			if len(in) <= 1<<10 && strings.Count(in, "\n") < 1000 {
 				t.Fatalf("errHeaderTooLarge for %d bytes", len(in))
 			}
 			return
-		}
-		if err != nil {
+		case errBareCR:
+			if !strings.Contains(strings.ReplaceAll(in, "\r\n", ""), "\r") {
+				t.Fatalf("errBareCR for %q", in)
+			}
+			return
+		case nil:
+		default:
 			t.Fatal(err)
 		}
 		rest, _ := io.ReadAll(br)
-		consumed := len(in) - len(rest)
-		if !strings.HasPrefix(string(h), in[:consumed]) || len(h)-consumed > 4 {
+		consumed := in[:len(in)-len(rest)]
+		fields := strings.TrimSuffix(string(h), "\r\n")
+		if !strings.HasPrefix(consumed, fields) && !strings.HasPrefix(fields, consumed) || !strings.HasSuffix(string(h), "\n\r\n") && string(h) != "\r\n" {
 			t.Fatalf("readHeader(%q) = %q with %q left", in, h, rest)
 		}
-		if !bytes.HasSuffix(h, []byte("\n")) {
-			t.Fatalf("header %q does not end a line", h)
+		verifs, err := msgdkim.VerifyWithOptions(bytes.NewReader(h), &msgdkim.VerifyOptions{
+			LookupTXT: func(string) ([]string, error) { return nil, errors.New("no key") },
+		})
+		if err != nil {
+			t.Fatalf("go-msgauth could not read %q: %v", h, err)
 		}
-		for _, f := range fields(h) {
-			if f == "" {
-				t.Fatalf("empty field in %q", h)
-			}
+		if len(verifs) != len(sigs) {
+			t.Fatalf("%d signatures in %q, go-msgauth verifies %d", len(sigs), h, len(verifs))
 		}
 	})
 }

@@ -4,67 +4,54 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"io"
 	"strings"
+
+	"github.com/mtaguard/mtaguard/internal/header"
 )
 
-// errHeaderTooLarge is returned by readHeader when the header section is
-// longer than the limit.
-var errHeaderTooLarge = errors.New("header section too large")
+// Errors of readHeader.
+var (
+	errHeaderTooLarge = errors.New("header section too large")
+	errBareCR         = errors.New("header section has a bare CR")
+)
 
-// readHeader reads the header section of a message (RFC 5322 §2.1) from br,
-// up to and including the empty line that ends it, reading at most max bytes.
-// A message that ends without the empty line (a header-only message) gets
-// one added, so that go-msgauth, which insists on it, can still read it.
-// Bytes after the empty line stay in br.
-func readHeader(br *bufio.Reader, max int) ([]byte, error) {
-	var h []byte
-	lineStart := true
-	for {
-		chunk, err := br.ReadSlice('\n')
-		if lineStart && (string(chunk) == "\r\n" || string(chunk) == "\n") {
-			return append(h, chunk...), nil
-		}
-		if len(h)+len(chunk) > max {
-			return nil, errHeaderTooLarge
-		}
-		h = append(h, chunk...)
-		switch err {
-		case nil:
-			lineStart = true
-		case bufio.ErrBufferFull:
-			lineStart = false
-		case io.EOF:
-			if len(h) > 0 && h[len(h)-1] != '\n' {
-				h = append(h, "\r\n"...)
-			}
-			return append(h, "\r\n"...), nil
-		default:
-			return nil, err
-		}
+// readHeader reads the header section of a message from br with package
+// header, at most max bytes of it, and returns the bytes go-msgauth is to
+// verify as the header section and the DKIM-Signature fields in them, in
+// order from the top. Bytes after the section stay in br.
+//
+// The bytes are the fields as they stand, followed by an empty line (one
+// is added to a header-only message, and a line end to its last line, as
+// go-msgauth insists on them). go-msgauth splits lines at LF only, mail
+// readers and package header at a bare CR too: a section with a bare CR
+// would be verified as fields other than the ones a reader shows, so it
+// is refused (errBareCR), before anything is verified. Everything else is
+// split the same way by both, so the signatures found here are the ones
+// go-msgauth verifies.
+func readHeader(br *bufio.Reader, max int) ([]byte, []signature, error) {
+	sec, err := header.Read(br)
+	switch {
+	case err == header.ErrTooLarge:
+		return nil, nil, errHeaderTooLarge
+	case err != nil:
+		return nil, nil, err
+	case sec.Len > max:
+		return nil, nil, errHeaderTooLarge
+	case sec.Flaws.Has(header.BareCR):
+		return nil, nil, errBareCR
 	}
-}
-
-// fields splits a header section into its fields, unfolded lines kept as
-// they are, the way go-msgauth does (a line starting with a space or a tab
-// continues the field before it), so that the signatures found here are
-// the ones go-msgauth verifies, in the same order.
-func fields(h []byte) []string {
-	var fs []string
-	for len(h) > 0 {
-		i := bytes.IndexByte(h, '\n')
-		line := h[:i+1]
-		h = h[i+1:]
-		if len(bytes.TrimRight(line, "\r\n")) == 0 {
-			break // the empty line that ends the section
-		}
-		if len(fs) > 0 && (line[0] == ' ' || line[0] == '\t') {
-			fs[len(fs)-1] += string(line)
-		} else {
-			fs = append(fs, string(line))
-		}
+	n := 4
+	for _, f := range sec.Fields {
+		n += len(f.Raw)
 	}
-	return fs
+	h := make([]byte, 0, n)
+	for _, f := range sec.Fields {
+		h = append(h, f.Raw...)
+	}
+	if len(h) > 0 && h[len(h)-1] != '\n' {
+		h = append(h, "\r\n"...)
+	}
+	return append(h, "\r\n"...), signatures(sec), nil
 }
 
 // signature is what mtaguard reads itself from a DKIM-Signature field
@@ -79,17 +66,21 @@ type signature struct {
 }
 
 // signatures returns the DKIM-Signature fields of a header section, in
-// order from the top.
-func signatures(h []byte) []signature {
+// order from the top. A field's name is read as go-msgauth reads it: the
+// text before the first colon, white space around it removed, so that a
+// field package header leaves without a name (a first line that starts
+// with white space, a first line without a colon) counts when go-msgauth
+// counts it.
+func signatures(sec *header.Section) []signature {
 	var sigs []signature
-	for _, f := range fields(h) {
-		name, value, ok := strings.Cut(f, ":")
-		if !ok || !strings.EqualFold(strings.TrimSpace(name), "DKIM-Signature") {
+	for _, f := range sec.Fields {
+		name, value, _ := bytes.Cut(f.Raw, []byte(":"))
+		if !strings.EqualFold(string(bytes.TrimSpace(name)), "DKIM-Signature") {
 			continue
 		}
 		// A tag list that does not parse still yields the tags before
 		// the error; go-msgauth reports the error itself.
-		tags, _ := parseTags(value)
+		tags, _ := parseTags(string(value))
 		sigs = append(sigs, signature{
 			domain:     strings.ToLower(tags["d"]),
 			selector:   tags["s"],

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/mtaguard/mtaguard/internal/dnsname"
+	"github.com/mtaguard/mtaguard/internal/header"
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
@@ -16,9 +17,13 @@ import (
 // the signatures Check would verify (Options.MaxSignatures, from the top)
 // are looked up, and only those whose d= and s= are domain names.
 func (c *Checker) Prefetch(ctx context.Context, s *verdict.Session) {
-	// signatures reads no further than the end of the header section;
-	// a header longer than Check accepts is not worth a lookup.
-	sigs := signatures(s.Message[:min(len(s.Message), c.o.MaxHeaderBytes)])
+	// The section is read as Check reads it; one larger than Check
+	// accepts is not worth a lookup.
+	sec, err := header.Parse(s.Message)
+	if err != nil || sec.Len > c.o.MaxHeaderBytes || sec.Flaws.Has(header.BareCR) {
+		return
+	}
+	sigs := signatures(sec)
 	if len(sigs) > c.o.MaxSignatures {
 		sigs = sigs[:c.o.MaxSignatures]
 	}

@@ -57,8 +57,8 @@ type row struct {
 	from    string
 	results []verdict.Result
 	status  verdict.Status
-	policy  Policy // the policy applied, for Fail
-	reason  string // in the reason
+	policy  Disposition // the policy applied, for Fail
+	reason  string      // in the reason
 }
 
 // run evaluates the rows with o (Random defaulting to a coin that always
@@ -93,11 +93,11 @@ func check(t *testing.T, res verdict.Result, c row) {
 		wantScore = DefaultScores.Pass
 	case verdict.Fail:
 		switch c.policy {
-		case PolicyReject:
+		case Reject:
 			wantAction, wantScore = verdict.Reject, DefaultScores.Reject
-		case PolicyQuarantine:
+		case Quarantine:
 			wantAction, wantScore = verdict.Quarantine, DefaultScores.Quarantine
-		case PolicyNone:
+		case None:
 			wantScore = DefaultScores.Monitor
 		default:
 			t.Fatal("test row without a policy for fail")
@@ -123,9 +123,12 @@ func check(t *testing.T, res verdict.Result, c row) {
 	if len(res.Auth) != 1 {
 		t.Fatalf("%d Auth entries, want 1", len(res.Auth))
 	}
-	a, ok := res.Auth[0].(*authres.DMARCResult)
-	if !ok || string(a.Value) != res.Status.String() || a.From != strings.ToLower(strings.TrimSuffix(c.from, ".")) {
+	a, ok := res.Auth[0].(*authres.GenericResult)
+	if !ok || a.Method != "dmarc" || string(a.Value) != res.Status.String() || a.Params["header.from"] != strings.ToLower(strings.TrimSuffix(c.from, ".")) {
 		t.Errorf("Auth %+v, want dmarc=%v header.from=%s", res.Auth[0], res.Status, c.from)
+	}
+	if res.Status == verdict.Fail && a.Params["policy.dmarc"] != string(c.policy) {
+		t.Errorf("Auth %+v, want policy.dmarc=%s", a.Params, c.policy)
 	}
 	if res.Reason != verdict.Printable(res.Reason) {
 		t.Errorf("reason %q is not printable", res.Reason)
@@ -229,7 +232,7 @@ func TestAlignment(t *testing.T) {
 	var ids []string
 	for _, c := range cases {
 		ids = append(ids, c.id)
-		if got := aligned(c.from, c.id2, c.strict); got != c.want {
+		if got := alignedPSL(c.from, c.id2, c.strict); got != c.want {
 			t.Errorf("%s: aligned(%q, %q, strict %v) = %v, want %v", c.id, c.from, c.id2, c.strict, got, c.want)
 		}
 	}
@@ -238,11 +241,11 @@ func TestAlignment(t *testing.T) {
 _dmarc.strict.example. TXT "v=DMARC1; p=reject; adkim=s; aspf=s"
 `
 	rows := []row{
-		{id: "B9", zone: zone, from: "example.com", status: verdict.Fail, policy: PolicyReject, results: []verdict.Result{
+		{id: "B9", zone: zone, from: "example.com", status: verdict.Fail, policy: Reject, results: []verdict.Result{
 			spf(authres.ResultFail, "a@example.com", ""), spf(authres.ResultSoftFail, "a@example.com", ""),
 			spf(authres.ResultNeutral, "a@example.com", ""), spf(authres.ResultNone, "a@example.com", ""),
 			spf(authres.ResultPermError, "a@example.com", "")}},
-		{id: "B10", zone: zone, from: "example.com", status: verdict.Fail, policy: PolicyReject, results: []verdict.Result{
+		{id: "B10", zone: zone, from: "example.com", status: verdict.Fail, policy: Reject, results: []verdict.Result{
 			dkim("fail d=example.com", "pass d=other.example", "policy d=example.com", "neutral d=example.com")}},
 		{id: "DKIM pass among several", zone: zone, from: "example.com", status: verdict.Pass, reason: "aligned DKIM (example.com) pass",
 			results: []verdict.Result{dkim("fail d=example.com", "pass d=other.example", "pass d=EXAMPLE.com.")}},
@@ -254,15 +257,15 @@ _dmarc.strict.example. TXT "v=DMARC1; p=reject; adkim=s; aspf=s"
 			results: []verdict.Result{spf(authres.ResultPass, "example.com", "mx.other.example")}},
 		{id: "SPF null sender uses HELO", zone: zone, from: "example.com", status: verdict.Pass, reason: "aligned SPF (mx.example.com) pass",
 			results: []verdict.Result{spf(authres.ResultPass, "", "mx.example.com")}},
-		{id: "SPF HELO ignored when From is set", zone: zone, from: "example.com", status: verdict.Fail, policy: PolicyReject,
+		{id: "SPF HELO ignored when From is set", zone: zone, from: "example.com", status: verdict.Fail, policy: Reject,
 			results: []verdict.Result{spf(authres.ResultPass, "x@other.example", "mx.example.com")}},
-		{id: "strict SPF", zone: zone, from: "strict.example", status: verdict.Fail, policy: PolicyReject,
+		{id: "strict SPF", zone: zone, from: "strict.example", status: verdict.Fail, policy: Reject,
 			results: []verdict.Result{spf(authres.ResultPass, "x@sub.strict.example", "")}},
 		{id: "strict DKIM exact", zone: zone, from: "strict.example", status: verdict.Pass,
 			results: []verdict.Result{dkim("pass d=strict.example")}},
-		{id: "unusable identity", zone: zone, from: "example.com", status: verdict.Fail, policy: PolicyReject,
+		{id: "unusable identity", zone: zone, from: "example.com", status: verdict.Fail, policy: Reject,
 			results: []verdict.Result{dkim("pass d=exa mple.com", "pass d="), spf(authres.ResultPass, "x@[192.0.2.1]", "")}},
-		{id: "other methods ignored", zone: zone, from: "example.com", status: verdict.Fail, policy: PolicyReject,
+		{id: "other methods ignored", zone: zone, from: "example.com", status: verdict.Fail, policy: Reject,
 			results: []verdict.Result{{Check: "fcrdns", Auth: []authres.Result{&authres.IPRevResult{Value: authres.ResultPass, IP: "192.0.2.1"}}}}},
 	}
 	for _, r := range rows {
@@ -301,31 +304,41 @@ _dmarc.multi3.example.    TXT "v=DMARC1; p=reject"
 `
 	none := []verdict.Result{spf(authres.ResultFail, "x@other.example", "")}
 	rows := []row{
-		{id: "D1", zone: zone, from: "example.com", results: none, status: verdict.Fail, policy: PolicyReject, reason: "(p=reject)"},
-		{id: "D2", zone: zone, from: "mail.example.com", results: none, status: verdict.Fail, policy: PolicyReject, reason: "(p=reject)"},
-		{id: "D3", zone: zone, from: "a.b.c.example.com", results: none, status: verdict.Fail, policy: PolicyReject},
-		{id: "D4", zone: zone, from: "multi.example", results: none, status: verdict.None, reason: "2 DMARC records at _dmarc.multi.example"},
-		{id: "D5", zone: zone, from: "junk.example", results: none, status: verdict.Fail, policy: PolicyQuarantine},
-		{id: "D6", zone: zone, from: "nop.example", results: none, status: verdict.Fail, policy: PolicyNone, reason: "(p=none)"},
-		{id: "D7", zone: zone, from: "nop2.example", results: none, status: verdict.None, reason: "no valid p= and no valid rua="},
+		{id: "D1", zone: zone, from: "example.com", results: none, status: verdict.Fail, policy: Reject, reason: "(p=reject)"},
+		{id: "D2", zone: zone, from: "mail.example.com", results: none, status: verdict.Fail, policy: Reject, reason: "(p=reject)"},
+		{id: "D3", zone: zone, from: "a.b.c.example.com", results: none, status: verdict.Fail, policy: Reject},
+		// RFC 9989 §4.10 step 2: several records at one name are all
+		// discarded and the walk goes on (RFC 7489 stopped: pslRows).
+		{id: "D4", zone: zone, from: "multi.example", results: none, status: verdict.None, reason: "no DMARC record for multi.example"},
+		{id: "D5", zone: zone, from: "junk.example", results: none, status: verdict.Fail, policy: Quarantine},
+		{id: "D6", zone: zone, from: "nop.example", results: none, status: verdict.Fail, policy: None, reason: "(p=none)"},
+		// RFC 9989 §4.7: a record without p= is p=none (RFC 7489 applied
+		// none: pslRows).
+		{id: "D7", zone: zone, from: "nop2.example", results: none, status: verdict.Fail, policy: None, reason: "(p=none)"},
 		{id: "D8", zone: zone, from: "bad.example", results: none, status: verdict.None, reason: "no valid p="},
-		{id: "D8 with rua", zone: zone, from: "bad2.example", results: none, status: verdict.Fail, policy: PolicyNone},
+		{id: "D8 with rua", zone: zone, from: "bad2.example", results: none, status: verdict.Fail, policy: None},
 		{id: "D9", zone: zone, from: "absent.example", results: none, status: verdict.None, reason: "no DMARC record"},
 		{id: "invalid sp without rua", zone: zone, from: "badsp.example", results: none, status: verdict.None},
-		{id: "invalid sp with rua", zone: zone, from: "sub.badsp2.example", results: none, status: verdict.Fail, policy: PolicyNone},
+		{id: "invalid sp with rua", zone: zone, from: "sub.badsp2.example", results: none, status: verdict.Fail, policy: None},
 		{id: "v= not first", zone: zone, from: "notfirst.example", results: none, status: verdict.None},
 		{id: "other version", zone: zone, from: "v2.example", results: none, status: verdict.None},
 		{id: "version is case-sensitive", zone: zone, from: "lower.example", results: none, status: verdict.None},
-		{id: "tags and keywords are case-insensitive", zone: zone, from: "spaced.example", status: verdict.Fail, policy: PolicyReject,
+		{id: "tags and keywords are case-insensitive", zone: zone, from: "spaced.example", status: verdict.Fail, policy: Reject,
 			results: []verdict.Result{spf(authres.ResultPass, "x@mail.spaced.example", "")}},
-		{id: "malformed record", zone: zone, from: "malformed.example", results: none, status: verdict.PermError},
-		{id: "duplicate tag", zone: zone, from: "dup.example", results: none, status: verdict.PermError},
-		{id: "pct out of range", zone: zone, from: "pct.example", results: none, status: verdict.PermError},
-		{id: "TXT at the domain itself ignored", zone: zone, from: "multi2.example", results: none, status: verdict.Fail, policy: PolicyReject},
-		{id: "several records at the From name stop discovery", zone: zone, from: "sub.multi3.example", results: none, status: verdict.None},
-		{id: "From domain is a public suffix", zone: `_dmarc.com. TXT "v=DMARC1; p=reject"`, from: "com", status: verdict.Fail, policy: PolicyReject,
+		// Syntax errors fall back to defaults and the record applies (RFC
+		// 9989 §4.8, RFC 7489 §6.3); these were PermError, which enforced
+		// nothing.
+		{id: "malformed record", zone: zone, from: "malformed.example", results: none, status: verdict.Fail, policy: None},
+		{id: "duplicate tag", zone: zone, from: "dup.example", results: none, status: verdict.Fail, policy: None},
+		{id: "pct out of range", zone: zone, from: "pct.example", results: none, status: verdict.Fail, policy: Reject},
+		{id: "TXT at the domain itself ignored", zone: zone, from: "multi2.example", results: none, status: verdict.Fail, policy: Reject},
+		{id: "several records at the From name are discarded", zone: zone, from: "sub.multi3.example", results: none, status: verdict.Fail, policy: Reject,
+			reason: "from _dmarc.multi3.example"},
+		// RFC 9989 §4.10.2 rule 3: com has a record without psd=y, so it
+		// is the organizational domain of example.com too: aligned.
+		{id: "From domain is a public suffix", zone: `_dmarc.com. TXT "v=DMARC1; p=reject"`, from: "com", status: verdict.Pass,
 			results: []verdict.Result{spf(authres.ResultPass, "x@example.com", "")}},
-		{id: "trailing dot and case", zone: zone, from: "Example.COM.", results: none, status: verdict.Fail, policy: PolicyReject},
+		{id: "trailing dot and case", zone: zone, from: "Example.COM.", results: none, status: verdict.Fail, policy: Reject},
 		{id: "From domain invalid", zone: zone, from: "exa mple.com", results: none, status: verdict.PermError, reason: "is no domain name"},
 	}
 	ids := []string{"D10"} // TestDNSFailure
@@ -335,9 +348,19 @@ _dmarc.multi3.example.    TXT "v=DMARC1; p=reject"
 	run(t, rows, nil)
 	covered(t, "D", ids)
 
-	// D3: only the From name and the organizational domain are asked.
+	// Under RFC 7489 (D3): only the From name and the organizational
+	// domain are asked.
+	pslRows := []row{
+		{id: "D4 (RFC 7489)", zone: zone, from: "multi.example", results: none, status: verdict.None, reason: "2 DMARC records at _dmarc.multi.example"},
+		{id: "D7 (RFC 7489)", zone: zone, from: "nop2.example", results: none, status: verdict.None, reason: "no valid p= and no valid rua="},
+		{id: "several records at the From name stop discovery (RFC 7489)", zone: zone, from: "sub.multi3.example", results: none, status: verdict.None},
+		{id: "From domain is a public suffix (RFC 7489)", zone: `_dmarc.com. TXT "v=DMARC1; p=reject"`, from: "com", status: verdict.Fail, policy: Reject,
+			results: []verdict.Result{spf(authres.ResultPass, "x@example.com", "")}},
+	}
+	run(t, pslRows, &Options{PublicSuffixList: true, Random: coin(0)})
 	r := resolvertest.MustNew(zone)
-	Check(context.Background(), r, "a.b.c.example.com")
+	psl := New(r, &Options{PublicSuffixList: true})
+	psl.Evaluate(context.Background(), "a.b.c.example.com")
 	for name, want := range map[string]int{
 		"_dmarc.a.b.c.example.com": 1, "_dmarc.b.c.example.com": 0, "_dmarc.c.example.com": 0, "_dmarc.example.com": 1, "_dmarc.com": 0,
 	} {
@@ -348,11 +371,20 @@ _dmarc.multi3.example.    TXT "v=DMARC1; p=reject"
 	if r.TotalQueries() != 2 {
 		t.Errorf("D3: %d queries, want 2", r.TotalQueries())
 	}
-	// A record at the From name: the organizational domain is not asked.
+
+	// The tree walk (RFC 9989 §4.10) asks the From name and every parent
+	// once, all at once.
 	r.ResetQueries()
-	Check(context.Background(), r, "example.com")
-	if r.TotalQueries() != 1 {
-		t.Errorf("%d queries for a From domain with its own record, want 1", r.TotalQueries())
+	Check(context.Background(), r, "a.b.c.example.com")
+	for name, want := range map[string]int{
+		"_dmarc.a.b.c.example.com": 1, "_dmarc.b.c.example.com": 1, "_dmarc.c.example.com": 1, "_dmarc.example.com": 1, "_dmarc.com": 1,
+	} {
+		if got := r.Queries(name, 16 /* TXT */); got != want {
+			t.Errorf("tree walk: %d queries for %s, want %d", got, name, want)
+		}
+	}
+	if r.TotalQueries() != 5 {
+		t.Errorf("tree walk: %d queries, want 5", r.TotalQueries())
 	}
 }
 
@@ -391,32 +423,34 @@ func TestPolicy(t *testing.T) {
 	reject := `_dmarc.example.com. TXT "v=DMARC1; p=reject"`
 	noPass := []verdict.Result{spf(authres.ResultFail, "x@other.example", "")}
 	rows := []row{
-		{id: "E1", zone: reject, from: "example.com", results: noPass, status: verdict.Fail, policy: PolicyReject},
+		{id: "E1", zone: reject, from: "example.com", results: noPass, status: verdict.Fail, policy: Reject},
 		{id: "E2", zone: reject, from: "example.com", status: verdict.Pass, results: []verdict.Result{dkim("pass d=example.com")}},
 		{id: "E3", zone: `_dmarc.example.com. TXT "v=DMARC1; p=reject; sp=none"`, from: "sub.example.com", results: noPass,
-			status: verdict.Fail, policy: PolicyNone, reason: "(sp=none)"},
+			status: verdict.Fail, policy: None, reason: "(sp=none)"},
 		{id: "E4", zone: `_dmarc.example.com. TXT "v=DMARC1; p=quarantine"`, from: "sub.example.com", results: noPass,
-			status: verdict.Fail, policy: PolicyQuarantine, reason: "(p=quarantine)"},
+			status: verdict.Fail, policy: Quarantine, reason: "(p=quarantine)"},
 		{id: "E5", zone: `_dmarc.sub.example.com. TXT "v=DMARC1; p=reject; sp=none"`, from: "sub.example.com", results: noPass,
-			status: verdict.Fail, policy: PolicyReject, reason: "(p=reject)"},
-		{id: "E6", zone: `_dmarc.example.com. TXT "v=DMARC1; p=none"`, from: "example.com", results: noPass, status: verdict.Fail, policy: PolicyNone},
+			status: verdict.Fail, policy: Reject, reason: "(p=reject)"},
+		{id: "E6", zone: `_dmarc.example.com. TXT "v=DMARC1; p=none"`, from: "example.com", results: noPass, status: verdict.Fail, policy: None},
+		// RFC 9989 removed pct=: ignored, p=reject applies (TestPct has
+		// RFC 7489's sampling).
 		{id: "E7", zone: `_dmarc.example.com. TXT "v=DMARC1; p=reject; pct=0"`, from: "example.com", results: noPass,
-			status: verdict.Fail, policy: PolicyQuarantine, reason: "(p=reject, sampled out by pct=0)"},
+			status: verdict.Fail, policy: Reject, reason: "(p=reject)"},
 		{id: "E8", zone: `_dmarc.example.com. TXT "v=DMARC1; p=quarantine; pct=100"`, from: "example.com", results: noPass,
-			status: verdict.Fail, policy: PolicyQuarantine},
+			status: verdict.Fail, policy: Quarantine},
 		{id: "E9", zone: reject, from: "example.com", status: verdict.TempError, reason: "aligned SPF (example.com) temperror",
 			results: []verdict.Result{spf(authres.ResultTempError, "x@example.com", "")}},
 		{id: "E10", zone: reject, from: "example.com", status: verdict.TempError, reason: "aligned DKIM (example.com) temperror",
 			results: []verdict.Result{dkim("temperror d=example.com")}},
 		{id: "E11", zone: reject, from: "example.com", status: verdict.Pass,
 			results: []verdict.Result{spf(authres.ResultTempError, "x@example.com", ""), dkim("pass d=example.com")}},
-		{id: "E12", zone: `_dmarc.strict.example. TXT "v=DMARC1; p=reject; adkim=s; aspf=s"`, from: "strict.example", status: verdict.Fail, policy: PolicyReject,
+		{id: "E12", zone: `_dmarc.strict.example. TXT "v=DMARC1; p=reject; adkim=s; aspf=s"`, from: "strict.example", status: verdict.Fail, policy: Reject,
 			results: []verdict.Result{spf(authres.ResultPass, "x@sub.strict.example", ""), dkim("pass d=sub.strict.example")}},
-		{id: "temperror of an unaligned identity", zone: reject, from: "example.com", status: verdict.Fail, policy: PolicyReject,
+		{id: "temperror of an unaligned identity", zone: reject, from: "example.com", status: verdict.Fail, policy: Reject,
 			results: []verdict.Result{spf(authres.ResultTempError, "x@example.net", ""), dkim("temperror d=example.org")}},
 		{id: "aligned temperror beside an aligned fail", zone: reject, from: "example.com", status: verdict.TempError,
 			results: []verdict.Result{spf(authres.ResultFail, "x@example.com", ""), dkim("temperror d=mail.example.com")}},
-		{id: "no results at all", zone: reject, from: "example.com", status: verdict.Fail, policy: PolicyReject},
+		{id: "no results at all", zone: reject, from: "example.com", status: verdict.Fail, policy: Reject},
 	}
 	var ids []string
 	for _, r := range rows {
@@ -441,17 +475,19 @@ _dmarc.badnp.example. TXT "v=DMARC1; p=reject; np=bogus"
 `
 	noPass := []verdict.Result{spf(authres.ResultFail, "x@other.example", "")}
 	rows := []row{
-		{id: "NXDOMAIN", zone: zone, from: "gone.example.com", results: noPass, status: verdict.Fail, policy: PolicyNone, reason: "(np=none)"},
-		{id: "empty non-terminal (NODATA)", zone: zone, from: "deep.example.com", results: noPass, status: verdict.Fail, policy: PolicyNone, reason: "(np=none)"},
-		{id: "exists with A", zone: zone, from: "mx.example.com", results: noPass, status: verdict.Fail, policy: PolicyQuarantine, reason: "(sp=quarantine)"},
-		{id: "exists with MX", zone: zone, from: "mail.example.com", results: noPass, status: verdict.Fail, policy: PolicyQuarantine},
-		{id: "exists with AAAA", zone: zone, from: "web.example.com", results: noPass, status: verdict.Fail, policy: PolicyQuarantine},
-		{id: "not for the organizational domain itself", zone: zone, from: "example.com", results: noPass, status: verdict.Fail, policy: PolicyReject},
-		{id: "not for a record at the From name", zone: zone, from: "nonp.example.com", results: noPass, status: verdict.Fail, policy: PolicyReject},
-		{id: "np without sp", zone: zone, from: "gone.nosp.example", results: noPass, status: verdict.Fail, policy: PolicyQuarantine, reason: "(np=quarantine)"},
+		{id: "NXDOMAIN", zone: zone, from: "gone.example.com", results: noPass, status: verdict.Fail, policy: None, reason: "(np=none)"},
+		{id: "empty non-terminal (NODATA)", zone: zone, from: "deep.example.com", results: noPass, status: verdict.Fail, policy: None, reason: "(np=none)"},
+		{id: "exists with A", zone: zone, from: "mx.example.com", results: noPass, status: verdict.Fail, policy: Quarantine, reason: "(sp=quarantine)"},
+		{id: "exists with MX", zone: zone, from: "mail.example.com", results: noPass, status: verdict.Fail, policy: Quarantine},
+		{id: "exists with AAAA", zone: zone, from: "web.example.com", results: noPass, status: verdict.Fail, policy: Quarantine},
+		{id: "not for the organizational domain itself", zone: zone, from: "example.com", results: noPass, status: verdict.Fail, policy: Reject},
+		{id: "not for a record at the From name", zone: zone, from: "nonp.example.com", results: noPass, status: verdict.Fail, policy: Reject},
+		{id: "np without sp", zone: zone, from: "gone.nosp.example", results: noPass, status: verdict.Fail, policy: Quarantine, reason: "(np=quarantine)"},
 		{id: "existing domain without sp gets p", zone: zone + "here.nosp.example. A 192.0.2.3\n", from: "here.nosp.example", results: noPass,
-			status: verdict.Fail, policy: PolicyReject, reason: "(p=reject)"},
-		{id: "invalid np ignored", zone: zone, from: "gone.badnp.example", results: noPass, status: verdict.Fail, policy: PolicyReject, reason: "(p=reject)"},
+			status: verdict.Fail, policy: Reject, reason: "(p=reject)"},
+		// RFC 9989 §4.10.1: an invalid np= without rua= means no policy
+		// (RFC 9091 ignored it: TestPct's RFC 7489 rows).
+		{id: "invalid np", zone: zone, from: "gone.badnp.example", results: noPass, status: verdict.None, reason: "no valid p="},
 		{id: "pass needs no existence lookup", zone: zone, from: "gone.example.com", status: verdict.Pass, results: []verdict.Result{dkim("pass d=example.com")}},
 	}
 	run(t, rows, nil)
@@ -464,28 +500,28 @@ func TestPct(t *testing.T) {
 	for _, c := range []struct {
 		record string
 		coin   int
-		want   Policy
+		want   Disposition
 		drawn  bool // whether Random is called
 		out    bool // whether the message is sampled out
 	}{
-		{"p=reject; pct=50", 73, PolicyQuarantine, true, true},
-		{"p=reject; pct=50", 50, PolicyQuarantine, true, true},
-		{"p=reject; pct=50", 49, PolicyReject, true, false},
-		{"p=reject; pct=50", 0, PolicyReject, true, false},
-		{"p=quarantine; pct=50", 73, PolicyNone, true, true},
-		{"p=quarantine; pct=50", 10, PolicyQuarantine, true, false},
-		{"p=reject; pct=0", 0, PolicyQuarantine, true, true},
-		{"p=reject; pct=100", 99, PolicyReject, false, false},
-		{"p=reject", 99, PolicyReject, false, false},
-		{"p=none; pct=10", 99, PolicyNone, false, false},
-		{"p=reject; sp=quarantine; pct=10", 99, PolicyNone, true, true}, // for sub.example.com: sp, then sampled out
+		{"p=reject; pct=50", 73, Quarantine, true, true},
+		{"p=reject; pct=50", 50, Quarantine, true, true},
+		{"p=reject; pct=50", 49, Reject, true, false},
+		{"p=reject; pct=50", 0, Reject, true, false},
+		{"p=quarantine; pct=50", 73, None, true, true},
+		{"p=quarantine; pct=50", 10, Quarantine, true, false},
+		{"p=reject; pct=0", 0, Quarantine, true, true},
+		{"p=reject; pct=100", 99, Reject, false, false},
+		{"p=reject", 99, Reject, false, false},
+		{"p=none; pct=10", 99, None, false, false},
+		{"p=reject; sp=quarantine; pct=10", 99, None, true, true}, // for sub.example.com: sp, then sampled out
 	} {
 		from := "example.com"
 		if strings.Contains(c.record, "sp=") {
 			from = "sub.example.com"
 		}
 		drawn := 0
-		o := &Options{Random: func(n int) int {
+		o := &Options{PublicSuffixList: true, Random: func(n int) int {
 			drawn++
 			if n != 100 {
 				t.Errorf("Random(%d), want Random(100)", n)
@@ -505,7 +541,7 @@ func TestPct(t *testing.T) {
 
 	// The default source samples about pct percent.
 	r := resolvertest.MustNew(`_dmarc.example.com. TXT "v=DMARC1; p=reject; pct=30"`)
-	c := New(r, nil)
+	c := New(r, &Options{PublicSuffixList: true})
 	rejected := 0
 	for range 1000 {
 		if c.Evaluate(context.Background(), "example.com", noPass...).Action == verdict.Reject {
@@ -520,9 +556,9 @@ func TestPct(t *testing.T) {
 func TestOverride(t *testing.T) {
 	r := resolvertest.MustNew(`_dmarc.example.com. TXT "v=DMARC1; p=reject"
 _dmarc.lists.example. TXT "v=DMARC1; p=reject"`)
-	o := &Options{Override: func(from string, p Policy) Policy {
-		if from == "lists.example" && p == PolicyReject {
-			return PolicyQuarantine
+	o := &Options{Override: func(from string, p Disposition) Disposition {
+		if from == "lists.example" && p == Reject {
+			return Quarantine
 		}
 		if from == "example.com" {
 			return "bogus" // ignored
@@ -531,9 +567,9 @@ _dmarc.lists.example. TXT "v=DMARC1; p=reject"`)
 	}}
 	noPass := spf(authres.ResultFail, "x@other.example", "")
 	res := New(r, o).Evaluate(context.Background(), "lists.example", noPass)
-	check(t, res, row{from: "lists.example", status: verdict.Fail, policy: PolicyQuarantine, reason: "(p=reject, local policy)"})
+	check(t, res, row{from: "lists.example", status: verdict.Fail, policy: Quarantine, reason: "(p=reject, local policy)"})
 	res = New(r, o).Evaluate(context.Background(), "example.com", noPass)
-	check(t, res, row{from: "example.com", status: verdict.Fail, policy: PolicyReject, reason: "(p=reject)"})
+	check(t, res, row{from: "example.com", status: verdict.Fail, policy: Reject, reason: "(p=reject)"})
 }
 
 // TestMox runs CASES.md section F (mox's dmarc_test.go, restated).
@@ -554,12 +590,12 @@ _dmarc.multiple.example.  TXT "v=DMARC1; p=none"
 _dmarc.temperror.example. TXT "v=DMARC1; p=reject"
 `
 	rows := []row{
-		{id: "reject", from: "reject.example", status: verdict.Fail, policy: PolicyReject},
+		{id: "reject", from: "reject.example", status: verdict.Fail, policy: Reject},
 		{id: "SPF aligned relaxed", from: "reject.example", status: verdict.Pass,
 			results: []verdict.Result{spf(authres.ResultPass, "x@sub.reject.example", "")}},
 		{id: "DKIM aligned relaxed", from: "reject.example", status: verdict.Pass,
 			results: []verdict.Result{dkim("pass d=sub.reject.example"), spf(authres.ResultFail, "x@reject.example", "")}},
-		{id: "strict", from: "strict.example", status: verdict.Fail, policy: PolicyReject,
+		{id: "strict", from: "strict.example", status: verdict.Fail, policy: Reject,
 			results: []verdict.Result{dkim("pass d=sub.strict.example"), spf(authres.ResultPass, "x@sub.strict.example", "")}},
 		{id: "absent", from: "absent.example", status: verdict.None,
 			results: []verdict.Result{spf(authres.ResultPass, "x@absent.example", "")}},
@@ -567,8 +603,8 @@ _dmarc.temperror.example. TXT "v=DMARC1; p=reject"
 			results: []verdict.Result{spf(authres.ResultPass, "x@none.example", "")}},
 		// mox: reject flag set but not used; RFC 7489 §6.6.4: the next
 		// less strict policy.
-		{id: "pct=0", from: "test.example", status: verdict.Fail, policy: PolicyQuarantine},
-		{id: "sp=none from the organizational domain", from: "sub.subnone.example", status: verdict.Fail, policy: PolicyNone,
+		{id: "pct=0", from: "test.example", status: verdict.Fail, policy: Quarantine},
+		{id: "sp=none from the organizational domain", from: "sub.subnone.example", status: verdict.Fail, policy: None,
 			results: []verdict.Result{spf(authres.ResultFail, "x@sub.subnone.example", "")}},
 		{id: "SPF temperror", from: "reject.example", status: verdict.TempError,
 			results: []verdict.Result{spf(authres.ResultTempError, "x@reject.example", "")}},
@@ -578,18 +614,21 @@ _dmarc.temperror.example. TXT "v=DMARC1; p=reject"
 			results: []verdict.Result{dkim("pass d=sub.reject.example"), spf(authres.ResultTempError, "x@reject.example", "")}},
 		{id: "DKIM temperror, SPF pass", from: "reject.example", status: verdict.Pass,
 			results: []verdict.Result{dkim("temperror d=reject.example"), spf(authres.ResultPass, "x@mail.reject.example", "")}},
-		{id: "malformed", from: "malformed.example", status: verdict.PermError},
-		{id: "d=com", from: "example.com", status: verdict.Fail, policy: PolicyReject,
+		// mox: permerror. RFC 7489 §6.3: the bad part is ignored, so
+		// the record's p=none applies.
+		{id: "malformed", from: "malformed.example", status: verdict.Fail, policy: None},
+		{id: "d=com", from: "example.com", status: verdict.Fail, policy: Reject,
 			results: []verdict.Result{dkim("pass d=com")}},
-		{id: "lookup simple", from: "simple.example", status: verdict.Fail, policy: PolicyNone},
-		{id: "lookup one", from: "one.example", status: verdict.Fail, policy: PolicyNone},
+		{id: "lookup simple", from: "simple.example", status: verdict.Fail, policy: None},
+		{id: "lookup one", from: "one.example", status: verdict.Fail, policy: None},
 		{id: "lookup multiple", from: "multiple.example", status: verdict.None},
-		{id: "lookup sub", from: "sub.example.com", status: verdict.Fail, policy: PolicyReject},
+		{id: "lookup sub", from: "sub.example.com", status: verdict.Fail, policy: Reject},
 	}
 	for i := range rows {
 		rows[i].zone = zone
 	}
-	run(t, rows, nil)
+	// mox implements RFC 7489, with the public suffix list.
+	run(t, rows, &Options{PublicSuffixList: true, Random: coin(0)})
 
 	r := resolvertest.MustNew(zone)
 	r.SetFault("_dmarc.temperror.example", resolvertest.ServFail)
@@ -605,7 +644,7 @@ _dmarc.bad.example. TXT "v=DMARC1; p=reject; pct=x"`)
 	sc := &Scores{Pass: -7, Reject: 7, Quarantine: 6, Monitor: 5, None: 4, TempError: 3, PermError: 2, BadFrom: 1}
 	c := New(r, &Options{Scores: sc})
 	noPass := spf(authres.ResultFail, "x@other.example", "")
-	for from, want := range map[string]float64{"example.com": 7, "q.example": 6, "n.example": 5, "absent.example": 4, "dns.example": 3, "bad.example": 2} {
+	for from, want := range map[string]float64{"example.com": 7, "q.example": 6, "n.example": 5, "absent.example": 4, "dns.example": 3, "exa mple": 2} {
 		if got := c.Evaluate(context.Background(), from, noPass).Score; got != want {
 			t.Errorf("%s: Score %v, want %v", from, got, want)
 		}
@@ -614,7 +653,10 @@ _dmarc.bad.example. TXT "v=DMARC1; p=reject; pct=x"`)
 		t.Errorf("pass: Score %v, want -7", got)
 	}
 	if got := c.Check(context.Background(), &verdict.Session{Message: []byte("Subject: x\r\n\r\n")}).Score; got != 1 {
-		t.Errorf("bad From: Score %v, want 1", got)
+		t.Errorf("no From: Score %v, want 1", got)
+	}
+	if got := c.Check(context.Background(), &verdict.Session{Message: []byte("From: a@example.com\r\nFrom: a@example.com\r\n\r\n")}).Score; got != 7+1 {
+		t.Errorf("two From fields: Score %v, want 8", got)
 	}
 }
 
@@ -639,15 +681,18 @@ func TestChecker(t *testing.T) {
 		{"latest results count", []verdict.Result{dkim("pass d=example.com"), dkim("fail d=example.com")}, msg, verdict.Fail, verdict.Reject},
 		{"other checks ignored", []verdict.Result{{Check: "other", Auth: dkim("pass d=example.com").Auth}}, msg, verdict.Fail, verdict.Reject},
 		{"nothing", nil, msg, verdict.Fail, verdict.Reject},
-		{"two From fields", nil, []byte("From: a@example.com\r\nFrom: b@example.com\r\n\r\n"), verdict.PermError, verdict.Accept},
-		{"no message", nil, nil, verdict.PermError, verdict.Accept},
+		// Every author domain is evaluated now (was PermError, which
+		// let a second From field escape the policy).
+		{"two From fields", nil, []byte("From: a@example.com\r\nFrom: b@example.com\r\n\r\n"), verdict.Fail, verdict.Reject},
+		// No author domain at all: refused (was PermError and accepted).
+		{"no message", nil, nil, verdict.PermError, verdict.Reject},
 	} {
 		s := &verdict.Session{Message: x.message, Results: x.results}
 		res := c.Check(context.Background(), s)
 		if res.Status != x.status || res.Action != x.action || res.Check != "dmarc" {
 			t.Errorf("%s: %q %v %v, want dmarc %v %v (%s)", x.name, res.Check, res.Status, res.Action, x.status, x.action, res.Reason)
 		}
-		if x.status == verdict.PermError && (res.Score != DefaultScores.BadFrom || res.Err == nil || len(res.Auth) != 1) {
+		if x.status == verdict.PermError && (res.Score != DefaultScores.BadFrom || res.Err == nil || len(res.Auth) != 1 || res.Code != 550 || res.Enhanced != "5.7.26") {
 			t.Errorf("%s: Score %v, Err %v, Auth %v", x.name, res.Score, res.Err, res.Auth)
 		}
 	}

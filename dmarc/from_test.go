@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/mtaguard/mtaguard/internal/header"
 )
 
 func TestFrom(t *testing.T) {
@@ -51,11 +53,11 @@ func TestFrom(t *testing.T) {
 		}
 	}
 
-	long := "From: a@example.com\r\nX: " + strings.Repeat("x", maxHeader) + "\r\n\r\n"
+	long := "From: a@example.com\r\nX: " + strings.Repeat("x", header.MaxSize) + "\r\n\r\n"
 	if _, err := From(strings.NewReader(long)); err != ErrHeaderTooLong {
 		t.Errorf("long header: err %v, want ErrHeaderTooLong", err)
 	}
-	endless := "From: a@example.com\r\nX: " + strings.Repeat("x", 2*maxHeader)
+	endless := "From: a@example.com\r\nX: " + strings.Repeat("x", 2*header.MaxSize)
 	if _, err := From(strings.NewReader(endless)); err != ErrHeaderTooLong {
 		t.Errorf("endless line: err %v, want ErrHeaderTooLong", err)
 	}
@@ -77,53 +79,61 @@ type failing struct{}
 
 func (failing) Read([]byte) (int, error) { return 0, errFailing }
 
+// TestParseRecord: records are read leniently (RFC 9989 §4.8, RFC 7489
+// §6.3): a syntax error in a tag falls back to its default. Before, an
+// invalid adkim=, pct= or a stray part dropped the whole record
+// (PermError), so its p=reject was not enforced; those rows changed on
+// purpose.
 func TestParseRecord(t *testing.T) {
+	const both, only9989, only7489 = 0, 1, 2
 	for _, c := range []struct {
 		txt  string
+		mode int
 		want *record
 		err  error
 	}{
-		{"v=DMARC1; p=reject", &record{p: PolicyReject, pct: 100}, nil},
-		{"v=DMARC1;p=quarantine;sp=none;np=reject;adkim=s;aspf=s;pct=20;rua=mailto:a@b.example;fo=1;rf=afrf;ri=3600",
-			&record{p: PolicyQuarantine, sp: PolicyNone, np: PolicyReject, adkimStrict: true, aspfStrict: true, pct: 20}, nil},
-		{" v = DMARC1 ;\tP=Reject; SP = Quarantine; ADKIM=S; ", &record{p: PolicyReject, sp: PolicyQuarantine, adkimStrict: true, pct: 100}, nil},
-		{"v=DMARC1; p=none; unknown=tag; t=y; psd=n", &record{p: PolicyNone, pct: 100}, nil},
-		{"v=DMARC1; p=reject; np=bogus", &record{p: PolicyReject, pct: 100}, nil},
-		{"v=DMARC1; rua=mailto:a@b.example", &record{p: PolicyNone, pct: 100}, nil},
-		{"v=DMARC1; p=bogus; rua=mailto:a@b.example!10m", &record{p: PolicyNone, pct: 100}, nil},
-		{"v=DMARC1; p=reject; sp=bogus; rua=https://r.example/dmarc", &record{p: PolicyNone, pct: 100}, nil},
-		{"v=DMARC1; p=reject; sp=bogus; rua=not a uri, mailto:a@b.example", &record{p: PolicyNone, pct: 100}, nil},
-		{"v=DMARC1; pct=50", nil, errNoPolicy},
-		{"v=DMARC1; p=bogus", nil, errNoPolicy},
-		{"v=DMARC1; p=reject; sp=bogus", nil, errNoPolicy},
-		{"v=DMARC1; p=bogus; rua=nouri", nil, errNoPolicy},
-		{"v=DMARC1; p=bogus; rua=", nil, errNoPolicy},
-		{"v=DMARC1; p=none; bogus", nil, errSyntax},
-		{"v=DMARC1; p=none; p=reject", nil, errSyntax},
-		{"v=DMARC1; p=none; =x", nil, errSyntax},
-		{"p=none; v=DMARC1", nil, errVersion},
-		{"v=DMARC2; p=none", nil, errVersion},
-		{"", nil, errVersion},
+		{"v=DMARC1; p=reject", both, &record{p: Reject, pct: 100, psd: 'u'}, nil},
+		{"v=DMARC1;p=quarantine;sp=none;np=reject;adkim=s;aspf=s;pct=20;rua=mailto:a@b.example;fo=1;rf=afrf;ri=3600", both,
+			&record{p: Quarantine, sp: None, np: Reject, adkimStrict: true, aspfStrict: true, pct: 20, psd: 'u', fo: "1"}, nil},
+		{" v = DMARC1 ;\tP=Reject; SP = Quarantine; ADKIM=S; ", both, &record{p: Reject, sp: Quarantine, adkimStrict: true, pct: 100, psd: 'u'}, nil},
+		{"v=DMARC1; p=none; unknown=tag; t=y; psd=n", both, &record{p: None, pct: 100, testing: true, psd: 'n'}, nil},
+		{"v=DMARC1; psd=y; t=n; p=reject", both, &record{p: Reject, pct: 100, psd: 'y'}, nil},
+		// Issue: optional tags with syntax errors take their defaults.
+		{"v=DMARC1; p=reject; adkim=bob; aspf=bob; ri=bob; pct=500", both, &record{p: Reject, pct: 100, psd: 'u'}, nil},
+		{"v=DMARC1; p=reject; pct=x; fo=2; t=maybe; psd=perhaps; rf=iodef", both, &record{p: Reject, pct: 100, psd: 'u'}, nil},
+		{"v=DMARC1; p=reject; fo=0:1", both, &record{p: Reject, pct: 100, psd: 'u'}, nil},
+		{"v=DMARC1; p=none; bogus", both, &record{p: None, pct: 100, psd: 'u'}, nil},
+		{"v=DMARC1; p=none; =x;;", both, &record{p: None, pct: 100, psd: 'u'}, nil},
+		{"v=DMARC1; p=reject; p=none", both, &record{p: Reject, pct: 100, psd: 'u'}, nil},
+		{"v=DMARC1; p=reject; adkim=bob; adkim=s", both, &record{p: Reject, adkimStrict: true, pct: 100, psd: 'u'}, nil},
+		{"v=DMARC1; p=reject; np=bogus", only7489, &record{p: Reject, pct: 100, psd: 'u'}, nil},
+		{"v=DMARC1; p=reject; np=bogus", only9989, nil, errNoPolicy},
+		{"v=DMARC1; rua=mailto:a@b.example", only9989, &record{p: None, pMissing: true, pct: 100, psd: 'u'}, nil},
+		{"v=DMARC1; rua=mailto:a@b.example", only7489, &record{p: None, pct: 100, psd: 'u'}, nil},
+		{"v=DMARC1; pct=50", only9989, &record{p: None, pMissing: true, pct: 50, psd: 'u'}, nil},
+		{"v=DMARC1; pct=50", only7489, nil, errNoPolicy},
+		{"v=DMARC1; p=bogus; rua=mailto:a@b.example!10m", both, &record{p: None, pct: 100, psd: 'u'}, nil},
+		{"v=DMARC1; p=reject; sp=bogus; rua=https://r.example/dmarc", both, &record{p: None, pct: 100, psd: 'u'}, nil},
+		{"v=DMARC1; p=reject; sp=bogus; rua=not a uri, mailto:a@b.example", both, &record{p: None, pct: 100, psd: 'u'}, nil},
+		{"v=DMARC1; p=bogus", both, nil, errNoPolicy},
+		{"v=DMARC1; p=reject; sp=bogus", both, nil, errNoPolicy},
+		{"v=DMARC1; p=bogus; rua=nouri", both, nil, errNoPolicy},
+		{"v=DMARC1; p=bogus; rua=", both, nil, errNoPolicy},
 	} {
-		got, err := parseRecord(c.txt)
-		if c.err != nil {
-			if err != c.err {
-				t.Errorf("parseRecord(%q) = %+v, %v; want %v", c.txt, got, err, c.err)
+		for _, rfc7489 := range []bool{false, true} {
+			if c.mode == only9989 && rfc7489 || c.mode == only7489 && !rfc7489 {
+				continue
 			}
-			continue
-		}
-		if err != nil || *got != *c.want {
-			t.Errorf("parseRecord(%q) = %+v, %v; want %+v", c.txt, got, err, c.want)
-		}
-	}
-	// Errors of go-msgauth's parser make the record unusable.
-	for _, txt := range []string{
-		"v=DMARC1; p=none; pct=101", "v=DMARC1; p=none; pct=-1", "v=DMARC1; p=none; pct=x",
-		"v=DMARC1; p=none; adkim=x", "v=DMARC1; p=none; aspf=", "v=DMARC1; p=none; fo=2",
-		"v=DMARC1; p=none; rf=iodef", "v=DMARC1; p=none; ri=0",
-	} {
-		if got, err := parseRecord(txt); err == nil {
-			t.Errorf("parseRecord(%q) = %+v, want an error", txt, got)
+			got, err := parseRecord(c.txt, rfc7489)
+			if c.err != nil {
+				if err != c.err {
+					t.Errorf("parseRecord(%q, %v) = %+v, %v; want %v", c.txt, rfc7489, got, err, c.err)
+				}
+				continue
+			}
+			if err != nil || *got != *c.want {
+				t.Errorf("parseRecord(%q, %v) = %+v, %v; want %+v", c.txt, rfc7489, got, err, c.want)
+			}
 		}
 	}
 }

@@ -43,13 +43,13 @@ func OrgDomain(domain string) string {
 	return org
 }
 
-// aligned reports whether an authenticated identity (an SPF or DKIM domain)
-// aligns with the From domain (RFC 7489 §3.1): the same name in strict mode,
-// the same organizational domain in relaxed mode. Both names must be
-// normalized. A public suffix has no organizational domain, so it aligns
+// alignedPSL reports whether an authenticated identity (an SPF or DKIM
+// domain) aligns with the From domain as RFC 7489 §3.1 defines it: the
+// same name in strict mode, the same organizational domain (OrgDomain) in
+// relaxed mode. Both names must be normalized. A public suffix has no organizational domain, so it aligns
 // only with itself: d=com never aligns with example.com, and a From of
 // github.io never aligns with user.github.io.
-func aligned(from, id string, strict bool) bool {
+func alignedPSL(from, id string, strict bool) bool {
 	if from == id {
 		return true
 	}

@@ -17,16 +17,23 @@ func TestPrefetch(t *testing.T) {
 	var _ verdict.Prefetcher = c
 	ctx := context.Background()
 
-	// At MAIL: the MAIL FROM domain and its organizational domain.
-	c.Prefetch(ctx, &verdict.Session{MailFrom: "bounce@mail.Example.ORG"})
-	if r.Queries("_dmarc.mail.example.org", dns.TypeTXT) != 1 || r.Queries("_dmarc.example.org", dns.TypeTXT) != 1 {
+	// At MAIL: the names of the MAIL FROM domain's tree walk.
+	c.Prefetch(ctx, &verdict.Session{MailFrom: "<bounce@mail.Example.ORG>"})
+	if r.Queries("_dmarc.mail.example.org", dns.TypeTXT) != 1 || r.Queries("_dmarc.example.org", dns.TypeTXT) != 1 ||
+		r.Queries("_dmarc.org", dns.TypeTXT) != 1 || r.TotalQueries() != 3 {
 		t.Errorf("MAIL FROM prefetch: %d queries", r.TotalQueries())
 	}
-	// With the message: its From domain, once when it is organizational.
+	// With the message: those of its author domains.
 	r.ResetQueries()
-	c.Prefetch(ctx, &verdict.Session{MailFrom: "x@other.example", Message: []byte("From: a@example.org\r\n\r\nhi\r\n")})
-	if r.Queries("_dmarc.example.org", dns.TypeTXT) != 1 || r.TotalQueries() != 1 {
+	c.Prefetch(ctx, &verdict.Session{MailFrom: "x@other.example", Message: []byte("From: a@example.org\r\nFrom: b@example.net\r\n\r\nhi\r\n")})
+	if r.Queries("_dmarc.example.org", dns.TypeTXT) != 1 || r.Queries("_dmarc.example.net", dns.TypeTXT) != 1 || r.TotalQueries() != 4 {
 		t.Errorf("From prefetch: %d queries", r.TotalQueries())
+	}
+	// Under RFC 7489: the domain and its organizational domain.
+	r.ResetQueries()
+	dmarc.New(r, &dmarc.Options{PublicSuffixList: true}).Prefetch(ctx, &verdict.Session{MailFrom: "bounce@mail.example.org"})
+	if r.Queries("_dmarc.mail.example.org", dns.TypeTXT) != 1 || r.Queries("_dmarc.example.org", dns.TypeTXT) != 1 || r.TotalQueries() != 2 {
+		t.Errorf("RFC 7489 prefetch: %d queries", r.TotalQueries())
 	}
 	// Nothing to go on: no query.
 	r.ResetQueries()

@@ -1,175 +1,198 @@
 package dmarc
 
 import (
-	"context"
 	"errors"
-	"github.com/mtaguard/mtaguard/internal/dnserr"
-	"net"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
-
-	msgdmarc "github.com/emersion/go-msgauth/dmarc"
 )
 
-// Policy is what a domain owner asks receivers to do with mail that fails
-// DMARC (RFC 7489 §6.3, tags p, sp and np).
-type Policy string
+// Disposition is what a domain owner asks receivers to do with mail that
+// fails DMARC (the values of the p, sp and np tags, RFC 9989 §4.7), and what
+// a receiver applied (RFC 9990's DispositionType).
+type Disposition string
 
+// The dispositions.
 const (
-	PolicyNone       Policy = "none"
-	PolicyQuarantine Policy = "quarantine"
-	PolicyReject     Policy = "reject"
+	None       Disposition = "none"
+	Quarantine Disposition = "quarantine"
+	Reject     Disposition = "reject"
 )
 
-// weaker returns the next less strict policy (RFC 7489 §6.6.4): the one
-// applied to failing mail that pct= leaves out of the sample.
-func (p Policy) weaker() Policy {
-	if p == PolicyReject {
-		return PolicyQuarantine
+// weaker returns the next less strict disposition: the one applied to
+// failing mail under t=y (RFC 9989 §4.7) or left out of a pct= sample
+// (RFC 7489 §6.6.4).
+func (d Disposition) weaker() Disposition {
+	if d == Reject {
+		return Quarantine
 	}
-	return PolicyNone
+	return None
 }
 
-func (p Policy) valid() bool {
-	return p == PolicyNone || p == PolicyQuarantine || p == PolicyReject
+func (d Disposition) valid() bool {
+	return d == None || d == Quarantine || d == Reject
 }
 
-// record is a DMARC policy record, as far as evaluation needs it.
+// record is a DMARC policy record, as far as evaluation and reporting need
+// it.
 type record struct {
-	p, sp, np   Policy // sp and np are "" when absent
+	p, sp, np   Disposition // sp and np are "" when absent
+	pMissing    bool        // no p= at all (RFC 9989 reads this as p=none)
 	adkimStrict bool
 	aspfStrict  bool
-	pct         int
+	pct         int  // RFC 7489 only; 100 when absent or invalid
+	testing     bool // t=y (RFC 9989)
+	psd         byte // 'y', 'n' or 'u' (RFC 9989)
+	fo          string
 }
 
-// Errors of parseRecord.
-var (
-	// errNoPolicy: the record has no valid p= (or an invalid sp=) and no
-	// valid rua= either, so RFC 7489 §6.6.3 applies no DMARC processing.
-	errNoPolicy = errors.New("no valid p= and no valid rua=")
-	errSyntax   = errors.New("malformed tag list")
-	errVersion  = errors.New("record does not start with v=DMARC1")
-)
+// errNoPolicy: the record has an invalid p=, sp= or np= and no valid rua=,
+// so no DMARC processing applies (RFC 9989 §4.10.1; RFC 7489 §6.6.3 step
+// 6). RFC 7489 treats a missing p= the same way.
+var errNoPolicy = errors.New("no valid p= and no valid rua=")
 
 // isDMARC reports whether a TXT record is a DMARC record: one whose first
-// tag is v=DMARC1 (RFC 7489 §6.3: "v" must come first and match precisely).
-// Other records at _dmarc names are ignored (§6.6.3 step 3).
+// tag is v=DMARC1 (RFC 9989 §4.7: "v" must come first, and its value is
+// case-sensitive). Other records at _dmarc names are discarded (§4.10
+// step 2).
 func isDMARC(txt string) bool {
 	first, _, _ := strings.Cut(txt, ";")
 	name, value, ok := strings.Cut(first, "=")
 	return ok && strings.EqualFold(trimWSP(name), "v") && trimWSP(value) == "DMARC1"
 }
 
-// parseRecord parses a DMARC record (RFC 7489 §6.3, §6.4) with go-msgauth's
-// parser, adding what that parser leaves out:
+// parseRecord parses a DMARC record (one isDMARC accepts) as RFC 9989
+// §4.7-§4.8 and RFC 7489 §6.3 both ask: a syntax error in a tag falls back
+// to that tag's default or is ignored, so that a record with a typo in an
+// optional tag still applies its p=. In detail:
 //
-//   - tag names and keyword values are case-insensitive, as the ABNF's
-//     quoted strings are (go-msgauth wants lower case);
-//   - a duplicate tag makes the record invalid (the DKIM tag-list rules
-//     of RFC 6376 §3.2, which §6.4 uses);
-//   - a missing or invalid p= or an invalid sp= means p=none when rua=
-//     holds a valid URI, and no processing otherwise (errNoPolicy; §6.6.3
-//     step 6);
-//   - np= (RFC 9091 §4.1), ignored when invalid.
+//   - tags may come in any order after v=; names and keyword values are
+//     case-insensitive; white space around them is allowed;
+//   - unknown tags are ignored, and so are parts without "=" and empty
+//     parts;
+//   - a repeated tag counts once, at its first valid occurrence;
+//   - adkim=, aspf=, fo=, t= and psd= with an invalid value take their
+//     defaults (r, r, 0, n, u); pct= outside 0-100 or not a number counts
+//     as 100; rf= and ri= are not used at all;
+//   - an invalid p=, sp= or np= makes the record p=none when rua= holds at
+//     least one valid URI, and no policy at all otherwise (errNoPolicy,
+//     RFC 9989 §4.10.1). A missing p= is p=none under RFC 9989 §4.7, and
+//     is treated like an invalid one under RFC 7489 (rfc7489 true).
 //
-// Any other error, such as a part without "=", a pct= out of range or an
-// unknown alignment mode, makes the record unusable: PermError.
-func parseRecord(txt string) (*record, error) {
-	// The record must open with v=DMARC1, before any empty part (";v=...").
-	if !isDMARC(txt) {
-		return nil, errVersion
-	}
-	type tag struct{ name, value string }
-	var tags []tag
+// go-msgauth's parser, which this package used before, refuses the whole
+// record on the first of these errors, so a p=reject with adkim=bob beside
+// it was not enforced at all.
+func parseRecord(txt string, rfc7489 bool) (*record, error) {
+	rec := &record{pct: 100, psd: 'u'}
 	seen := map[string]bool{}
+	var p, sp, np string
+	var hasP, hasSP, hasNP, rua bool
+	first := true
 	for part := range strings.SplitSeq(txt, ";") {
 		name, value, ok := strings.Cut(part, "=")
+		if first {
+			first = false // v=DMARC1, checked by isDMARC
+			continue
+		}
 		name = strings.ToLower(trimWSP(name))
-		if !ok {
-			if name == "" {
-				continue
-			}
-			return nil, errSyntax
-		}
-		if name == "" || seen[name] {
-			return nil, errSyntax
-		}
-		seen[name] = true
 		value = trimWSP(value)
-		switch name {
-		case "p", "sp", "np", "adkim", "aspf", "fo", "rf":
-			value = strings.ToLower(value)
+		if !ok || name == "" || seen[name] {
+			continue
 		}
-		tags = append(tags, tag{name, value})
-	}
-	if len(tags) == 0 || tags[0].name != "v" || tags[0].value != "DMARC1" {
-		return nil, errVersion
+		lower := strings.ToLower(value)
+		valid := true
+		switch name {
+		case "p":
+			p, hasP = lower, true
+		case "sp":
+			sp, hasSP = lower, true
+		case "np":
+			np, hasNP = lower, true
+		case "adkim", "aspf":
+			valid = lower == "r" || lower == "s"
+			if valid {
+				if name == "adkim" {
+					rec.adkimStrict = lower == "s"
+				} else {
+					rec.aspfStrict = lower == "s"
+				}
+			}
+		case "pct":
+			n, err := strconv.Atoi(value)
+			valid = err == nil && n >= 0 && n <= 100
+			if valid {
+				rec.pct = n
+			}
+		case "t":
+			valid = lower == "y" || lower == "n"
+			rec.testing = lower == "y"
+		case "psd":
+			valid = lower == "y" || lower == "n" || lower == "u"
+			if valid {
+				rec.psd = lower[0]
+			}
+		case "fo":
+			valid = validFO(lower)
+			if valid {
+				rec.fo = lower
+			}
+		case "rua":
+			valid = validURIs(value)
+			rua = valid
+		}
+		// Only a valid value claims the tag: a later valid duplicate
+		// then still counts.
+		seen[name] = valid
 	}
 
-	var p, sp, np string
-	var rua bool
-	for _, t := range tags {
-		switch t.name {
-		case "p":
-			p = t.value
-		case "sp":
-			sp = t.value
-		case "np":
-			np = t.value
-		case "rua":
-			rua = validURIs(t.value)
-		}
+	pValid := Disposition(p).valid()
+	if !hasP && !rfc7489 {
+		p, pValid, rec.pMissing = string(None), true, true
 	}
-	spInvalid := seen["sp"] && !Policy(sp).valid()
-	if !Policy(p).valid() || spInvalid {
+	if !pValid || hasSP && !Disposition(sp).valid() || hasNP && !Disposition(np).valid() && !rfc7489 {
 		if !rua {
 			return nil, errNoPolicy
 		}
-		p, sp = string(PolicyNone), ""
+		p, sp, np = string(None), "", ""
 	}
-
-	// Rebuild the record for go-msgauth: normalized names and values, p=
-	// and sp= as decided above, np= left out (go-msgauth ignores unknown
-	// tags, but it is parsed here).
-	var b strings.Builder
-	b.WriteString("v=DMARC1; p=" + p)
-	if sp != "" {
-		b.WriteString("; sp=" + sp)
+	rec.p = Disposition(p)
+	if Disposition(sp).valid() {
+		rec.sp = Disposition(sp)
 	}
-	for _, t := range tags[1:] {
-		switch t.name {
-		case "p", "sp", "np":
-			continue
-		}
-		b.WriteString("; " + t.name + "=" + t.value)
-	}
-	parsed, err := msgdmarc.Parse(b.String())
-	if err != nil {
-		return nil, err
-	}
-	rec := &record{
-		p:           Policy(parsed.Policy),
-		sp:          Policy(parsed.SubdomainPolicy),
-		adkimStrict: parsed.DKIMAlignment == msgdmarc.AlignmentStrict,
-		aspfStrict:  parsed.SPFAlignment == msgdmarc.AlignmentStrict,
-		pct:         100,
-	}
-	if Policy(np).valid() {
-		rec.np = Policy(np)
-	}
-	if parsed.Percent != nil {
-		rec.pct = *parsed.Percent
+	// Under RFC 7489 np= comes from RFC 9091 §4.1, where an invalid value
+	// is ignored.
+	if Disposition(np).valid() {
+		rec.np = Disposition(np)
 	}
 	return rec, nil
 }
 
-// sizeLimit is the optional "!size" suffix of a DMARC URI (RFC 7489 §6.4).
+// validFO reports whether s is a dmarc-fo value (RFC 9989 §4.8): 0, 1, d
+// and s separated by colons, each at most once, 0 and 1 not together.
+func validFO(s string) bool {
+	seen := map[string]bool{}
+	for v := range strings.SplitSeq(s, ":") {
+		v = trimWSP(v)
+		switch v {
+		case "0", "1", "d", "s":
+		default:
+			return false
+		}
+		if seen[v] {
+			return false
+		}
+		seen[v] = true
+	}
+	return !(seen["0"] && seen["1"])
+}
+
+// sizeLimit is the obsolete "!size" suffix of a DMARC URI (RFC 9989 §4.8
+// obs-dmarc-report-size), ignored.
 var sizeLimit = regexp.MustCompile(`![0-9]+[kmgtKMGT]?$`)
 
 // validURIs reports whether a rua= value holds at least one syntactically
-// valid URI (RFC 7489 §6.4 dmarc-uri: an absolute URI, RFC 3986, with an
-// optional size limit).
+// valid URI (RFC 9989 §4.8 dmarc-uri: an absolute URI, RFC 3986).
 func validURIs(s string) bool {
 	for u := range strings.SplitSeq(s, ",") {
 		u = sizeLimit.ReplaceAllString(trimWSP(u), "")
@@ -180,50 +203,8 @@ func validURIs(s string) bool {
 	return false
 }
 
-// trimWSP removes the white space RFC 7489 §6.4 allows around tags and
+// trimWSP removes the white space RFC 9989 §4.8 allows around tags and
 // values.
 func trimWSP(s string) string {
 	return strings.Trim(s, " \t\r\n")
-}
-
-// lookup returns the DMARC records (see isDMARC) published at
-// _dmarc.domain. "No such name" and "no TXT records" are an empty answer;
-// any other failure is an error, never evidence.
-func lookup(ctx context.Context, r Resolver, domain string) ([]string, error) {
-	txts, err := r.LookupTXT(ctx, "_dmarc."+domain)
-	if err != nil {
-		var de *net.DNSError
-		if errors.As(err, &de) && de.IsNotFound {
-			return nil, nil
-		}
-		return nil, err
-	}
-	var recs []string
-	for _, t := range txts {
-		if isDMARC(t) {
-			recs = append(recs, t)
-		}
-	}
-	return recs, nil
-}
-
-// exists reports whether domain exists in the sense of RFC 9091 §2.7: a
-// query for its A, AAAA or MX records gets an answer other than NXDOMAIN or
-// NODATA. It asks for MX first, which settles most mail domains at once.
-func exists(ctx context.Context, r Resolver, domain string) (bool, error) {
-	mx, err := r.LookupMX(ctx, domain)
-	if err == nil && len(mx) > 0 {
-		return true, nil
-	}
-	if err != nil && !dnserr.NotFound(err) {
-		return false, err
-	}
-	ips, err := r.LookupNetIP(ctx, "ip", domain)
-	if err == nil && len(ips) > 0 {
-		return true, nil
-	}
-	if err != nil && !dnserr.NotFound(err) {
-		return false, err
-	}
-	return false, nil
 }

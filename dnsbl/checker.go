@@ -3,19 +3,26 @@ package dnsbl
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/mtaguard/mtaguard/fcrdns"
+	"github.com/mtaguard/mtaguard/internal/address"
 	"github.com/mtaguard/mtaguard/internal/dnsname"
 	"github.com/mtaguard/mtaguard/verdict"
 )
+
+// Name is the name of the check, in verdict.Result.Check and
+// verdict.Session.Result.
+const Name = "dnsbl"
 
 // Identity is the fact of a session a Checker looks up.
 type Identity uint8
 
 const (
 	ClientIP Identity = iota // the client's address (Session.IP), at the Connect stage
-	HELO                     // the HELO/EHLO domain (not an address literal), at the Helo stage
+	Helo                     // the HELO/EHLO domain (not an address literal), at the Helo stage
 	MailFrom                 // the domain of the envelope sender, at the Mail stage
 	RDNS                     // the client's forward-confirmed rDNS name (a passing fcrdns result's Domain), at the Helo stage
 )
@@ -27,13 +34,13 @@ type Options struct {
 	// different lists: give a Checker the lists that fit its Identity.
 	Identity Identity
 
-	// Reject, when above zero, makes a result whose Score reaches it
+	// RejectScore, when above zero, makes a result whose Score reaches it
 	// demand Reject, as Haraka's dns-list does by default and postscreen's
 	// "enforce" does: 554 5.7.1 at the Connect stage (RFC 5321 §3.1), 550
 	// 5.7.1 at the others. Zero leaves the decision to the policy's score
 	// thresholds, which is the default because one list's mistake should
 	// not alone refuse mail.
-	Reject float64
+	RejectScore float64
 
 	// Timeout bounds each list's lookups; zero means DefaultTimeout.
 	Timeout time.Duration
@@ -48,33 +55,44 @@ type Options struct {
 // (Options.Identity, the client's address by default) in lists, at the
 // stage where that identity is known. An identity a session lacks (no
 // HELO, a literal HELO, the null sender, no confirmed rDNS name) gives a
-// None result.
+// None result. New copies lists and o: later changes to them do not
+// change the Checker.
 //
 // The rDNS identity is read from the fcrdns check's result, which must
 // run at the Connect stage; that is why this identity waits for the Helo
 // stage, since the checks of one stage run concurrently.
 func New(r Resolver, lists []List, o *Options) *Checker {
-	c := &Checker{r: r, lists: lists}
+	c := &Checker{r: r, lists: slices.Clone(lists), timeout: DefaultTimeout}
+	for i := range c.lists {
+		c.lists[i].Codes = slices.Clone(c.lists[i].Codes)
+		c.lists[i].Errors = slices.Clone(c.lists[i].Errors)
+	}
 	if o != nil {
-		c.o = *o
+		c.identity, c.rejectScore, c.nonGlobal = o.Identity, o.RejectScore, o.NonGlobal
+		if o.Timeout > 0 {
+			c.timeout = o.Timeout
+		}
 	}
 	return c
 }
 
 // Checker is the dnsbl check as a verdict.Check.
 type Checker struct {
-	r     Resolver
-	lists []List
-	o     Options
+	r           Resolver
+	lists       []List
+	identity    Identity
+	rejectScore float64
+	timeout     time.Duration
+	nonGlobal   bool
 }
 
-// Name returns "dnsbl".
-func (c *Checker) Name() string { return "dnsbl" }
+// Name returns Name.
+func (c *Checker) Name() string { return Name }
 
 // Stage returns the stage at which the Checker's identity is known.
 func (c *Checker) Stage() verdict.Stage {
-	switch c.o.Identity {
-	case HELO, RDNS:
+	switch c.identity {
+	case Helo, RDNS:
 		return verdict.Helo
 	case MailFrom:
 		return verdict.Mail
@@ -82,30 +100,35 @@ func (c *Checker) Stage() verdict.Stage {
 	return verdict.Connect
 }
 
-// After returns "fcrdns" for a Checker of the RDNS identity, whose name
-// that check confirms, so that a Policy evaluating both at once
-// (EvaluateAll) runs this one second; nothing otherwise.
-func (c *Checker) After() []string {
-	if c.o.Identity == RDNS {
-		return []string{"fcrdns"}
-	}
-	return nil
-}
-
 // Check looks up the Checker's identity of s.
 func (c *Checker) Check(ctx context.Context, s *verdict.Session) verdict.Result {
-	var res verdict.Result
-	switch c.o.Identity {
-	case ClientIP:
-		res = checkIP(ctx, c.r, s.IP, c.lists, &c.o)
-	default:
-		d, why := c.domain(s)
-		if d == "" {
-			return verdict.Result{Check: "dnsbl", Reason: "not checked: " + why}
-		}
-		res = checkDomain(ctx, c.r, d, c.lists, &c.o)
+	if c.identity == ClientIP {
+		return c.Evaluate(ctx, s.IP)
 	}
-	if c.o.Reject > 0 && res.Score >= c.o.Reject {
+	d, why := c.domain(s)
+	if d == "" {
+		return verdict.Result{Check: Name, Reason: "not checked: " + why}
+	}
+	return c.EvaluateDomain(ctx, d)
+}
+
+// Evaluate looks ip up in the Checker's lists as the package's Check
+// does, with the Checker's Options (Timeout, NonGlobal, RejectScore). It
+// is the verb of a ClientIP Checker.
+func (c *Checker) Evaluate(ctx context.Context, ip netip.Addr) verdict.Result {
+	return c.demand(checkIP(ctx, c.r, ip, c.lists, c.nonGlobal, c.timeout))
+}
+
+// EvaluateDomain looks domain up in the Checker's lists as CheckDomain
+// does, with the Checker's Options (Timeout, RejectScore). It is the verb
+// of a Checker of a domain identity.
+func (c *Checker) EvaluateDomain(ctx context.Context, domain string) verdict.Result {
+	return c.demand(checkDomain(ctx, c.r, domain, c.lists, c.timeout))
+}
+
+// demand applies Options.RejectScore.
+func (c *Checker) demand(res verdict.Result) verdict.Result {
+	if c.rejectScore > 0 && res.Score >= c.rejectScore {
 		res.Action = verdict.Reject
 		res.Code, res.Enhanced = 550, "5.7.1"
 		if c.Stage() == verdict.Connect {
@@ -115,10 +138,20 @@ func (c *Checker) Check(ctx context.Context, s *verdict.Session) verdict.Result 
 	return res
 }
 
+// After returns fcrdns.Name for a Checker of the RDNS identity, whose name
+// that check confirms, so that a Policy evaluating both at once
+// (EvaluateAll) runs this one second; nothing otherwise.
+func (c *Checker) After() []string {
+	if c.identity == RDNS {
+		return []string{fcrdns.Name}
+	}
+	return nil
+}
+
 // domain returns the domain the Checker looks up in s, or "" and why not.
 func (c *Checker) domain(s *verdict.Session) (string, string) {
-	switch c.o.Identity {
-	case HELO:
+	switch c.identity {
+	case Helo:
 		h := s.HELO
 		if h == "" || strings.HasPrefix(h, "[") {
 			return "", "no HELO domain"
@@ -128,13 +161,14 @@ func (c *Checker) domain(s *verdict.Session) (string, string) {
 		}
 		return h, ""
 	case MailFrom:
-		at := strings.LastIndexByte(s.MailFrom, '@')
-		if at < 0 || at == len(s.MailFrom)-1 {
-			return "", "no sender domain"
+		// As the SMTP server received it: "<a@example.org>", with or
+		// without brackets and a source route.
+		if d, ok := address.Domain(s.MailFrom); ok {
+			return d, ""
 		}
-		return s.MailFrom[at+1:], ""
+		return "", "no sender domain"
 	case RDNS:
-		if fc, ok := s.Result("fcrdns"); ok && fc.Status == verdict.Pass && fc.Domain != "" {
+		if fc, ok := s.Result(fcrdns.Name); ok && fc.Status == verdict.Pass && fc.Domain != "" {
 			if d, err := dnsname.Normalize(fc.Domain); err == nil {
 				return d, ""
 			}

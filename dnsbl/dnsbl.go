@@ -11,7 +11,7 @@
 //
 // The check demands nothing by default: it scores (the sum of the listing
 // lists' Scores, negative for allow lists), and the policy decides.
-// Options.Reject adds a hard rejection for those who want Haraka's
+// Options.RejectScore adds a hard rejection for those who want Haraka's
 // default.
 //
 // Where the reference systems part ways, this package chooses:
@@ -35,19 +35,21 @@ package dnsbl
 import (
 	"context"
 	"errors"
-	"github.com/mtaguard/mtaguard/internal/dnserr"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mtaguard/mtaguard/internal/dnserr"
 	"github.com/mtaguard/mtaguard/internal/dnsname"
+	"github.com/mtaguard/mtaguard/internal/netset"
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
 // Resolver is the part of *net.Resolver the check uses.
 // net.DefaultResolver, *resolver.Resolver and *resolvertest.Resolver all
-// satisfy it.
+// satisfy it. Its errors follow [verdict.Resolver].
 type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 	LookupTXT(ctx context.Context, name string) ([]string, error)
@@ -90,7 +92,7 @@ var ErrAnswer = errors.New("dnsbl: a list answered with an error code")
 // that failed, and why. Errors of some lists do not hide the listings of
 // others: a Fail may mention them too.
 func Check(ctx context.Context, r Resolver, ip netip.Addr, lists []List) verdict.Result {
-	return checkIP(ctx, r, ip, lists, nil)
+	return checkIP(ctx, r, ip, lists, false, DefaultTimeout)
 }
 
 // CheckDomain looks domain up in domain-based lists (RHSBL, Spamhaus DBL):
@@ -99,30 +101,30 @@ func Check(ctx context.Context, r Resolver, ip netip.Addr, lists []List) verdict
 // name with spaces, an all-numeric name) is not looked up: the result is
 // None. The result is otherwise as Check's.
 func CheckDomain(ctx context.Context, r Resolver, domain string, lists []List) verdict.Result {
-	return checkDomain(ctx, r, domain, lists, nil)
+	return checkDomain(ctx, r, domain, lists, DefaultTimeout)
 }
 
-func checkIP(ctx context.Context, r Resolver, ip netip.Addr, lists []List, o *Options) verdict.Result {
+func checkIP(ctx context.Context, r Resolver, ip netip.Addr, lists []List, nonGlobal bool, timeout time.Duration) verdict.Result {
 	ip = ip.Unmap().WithZone("")
 	if !ip.IsValid() {
-		return verdict.Result{Check: "dnsbl", Reason: "no client address"}
+		return verdict.Result{Check: Name, Reason: "no client address"}
 	}
-	if !(o != nil && o.NonGlobal) && !public(ip) {
-		return verdict.Result{Check: "dnsbl", Reason: "not checked: " + ip.String() + " is not a global address"}
+	if !nonGlobal && !netset.Public(ip) {
+		return verdict.Result{Check: Name, Reason: "not checked: " + ip.String() + " is not a global address"}
 	}
-	return run(ctx, r, ip.String(), reverse(ip), ip.Is6(), lists, o)
+	return run(ctx, r, ip.String(), reverse(ip), ip.Is6(), lists, timeout)
 }
 
-func checkDomain(ctx context.Context, r Resolver, domain string, lists []List, o *Options) verdict.Result {
+func checkDomain(ctx context.Context, r Resolver, domain string, lists []List, timeout time.Duration) verdict.Result {
 	d, err := dnsname.Normalize(domain)
 	if err != nil {
 		shown := verdict.Printable(domain)
 		if len(shown) > maxShown {
 			shown = shown[:maxShown-3] + "..."
 		}
-		return verdict.Result{Check: "dnsbl", Reason: "not checked: " + strconv.Quote(shown) + " is not a valid domain"}
+		return verdict.Result{Check: Name, Reason: "not checked: " + strconv.Quote(shown) + " is not a valid domain"}
 	}
-	return run(ctx, r, d, d, false, lists, o)
+	return run(ctx, r, d, d, false, lists, timeout)
 }
 
 // query is one DNS name to look up, for one or more lists.
@@ -144,12 +146,8 @@ type outcome struct {
 	zone  error        // malformed zone
 }
 
-func run(ctx context.Context, r Resolver, subject, prefix string, v6 bool, lists []List, o *Options) verdict.Result {
-	timeout := DefaultTimeout
-	if o != nil && o.Timeout > 0 {
-		timeout = o.Timeout
-	}
-	res := verdict.Result{Check: "dnsbl"}
+func run(ctx context.Context, r Resolver, subject, prefix string, v6 bool, lists []List, timeout time.Duration) verdict.Result {
+	res := verdict.Result{Check: Name}
 	outs := make([]outcome, len(lists))
 	zones := make([]string, len(lists))
 	var queries []*query
@@ -267,7 +265,7 @@ func summarize(res verdict.Result, subject string, lists []List, zones []string,
 				failed = o.err
 			}
 			// Lists sharing a zone share its failure: report it once.
-			if !contains(failedZones, zone) {
+			if !slices.Contains(failedZones, zone) {
 				failedZones = append(failedZones, zone)
 				parts = append(parts, zone+" lookup failed ("+dnserr.Reason(o.err)+")")
 			}
@@ -275,7 +273,7 @@ func summarize(res verdict.Result, subject string, lists []List, zones []string,
 			if failed == nil {
 				failed = ErrAnswer
 			}
-			if !contains(failedZones, zone) {
+			if !slices.Contains(failedZones, zone) {
 				failedZones = append(failedZones, zone)
 				parts = append(parts, zone+" answered "+o.bad.String()+": "+errorMeaning(o.bad, o.kind))
 			}
@@ -335,15 +333,6 @@ func txtFor(queries []*query, i int) string {
 	return ""
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // reverse returns the labels under which lists hold ip: its IPv4 octets
 // reversed, or its IPv6 nibbles reversed (RFC 5782 §2.1, §2.4).
 func reverse(ip netip.Addr) string {
@@ -368,15 +357,4 @@ func reverse(ip netip.Addr) string {
 		}
 	}
 	return string(buf)
-}
-
-// public reports whether ip is a global unicast address that is not
-// private (RFC 1918, RFC 4193) or shared (RFC 6598).
-func public(ip netip.Addr) bool {
-	if ip.Is4() {
-		if b := ip.As4(); b[0] == 100 && b[1]&0xc0 == 64 { // 100.64.0.0/10
-			return false
-		}
-	}
-	return ip.IsGlobalUnicast() && !ip.IsPrivate()
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mtaguard/mtaguard/dnsbl"
+	"github.com/mtaguard/mtaguard/fcrdns"
 	"github.com/mtaguard/mtaguard/resolver"
 	"github.com/mtaguard/mtaguard/resolver/resolvertest"
 	"github.com/mtaguard/mtaguard/verdict"
@@ -164,7 +165,7 @@ func TestCheck(t *testing.T) {
 				}
 			}
 			got := dnsbl.Check(context.Background(), r, netip.MustParseAddr(c.ip), c.lists)
-			if got.Check != "dnsbl" || got.Status != c.status || got.Score != c.score || got.Action != verdict.Accept ||
+			if got.Check != dnsbl.Name || got.Status != c.status || got.Score != c.score || got.Action != verdict.Accept ||
 				!strings.Contains(got.Reason, c.reason) {
 				t.Errorf("Check(%s) = %v %v %v %q;\nwant %v %v reason containing %q",
 					c.ip, got.Status, got.Score, got.Action, got.Reason, c.status, c.score, c.reason)
@@ -288,34 +289,44 @@ func TestChecker(t *testing.T) {
 	}{
 		{"client ip, scores only", []dnsbl.List{bl}, nil, verdict.Session{IP: netip.MustParseAddr("192.0.2.99")},
 			verdict.Connect, verdict.Fail, verdict.Accept, 0, "listed on bl.example"},
-		{"client ip, reject at connect", []dnsbl.List{bl}, &dnsbl.Options{Reject: 3}, verdict.Session{IP: netip.MustParseAddr("192.0.2.99")},
+		{"client ip, reject at connect", []dnsbl.List{bl}, &dnsbl.Options{RejectScore: 3}, verdict.Session{IP: netip.MustParseAddr("192.0.2.99")},
 			verdict.Connect, verdict.Fail, verdict.Reject, 554, "listed on bl.example"},
-		{"client ip, below the reject score", []dnsbl.List{bl, wl}, &dnsbl.Options{Reject: 3}, verdict.Session{IP: netip.MustParseAddr("192.0.2.99")},
+		{"client ip, below the reject score", []dnsbl.List{bl, wl}, &dnsbl.Options{RejectScore: 3}, verdict.Session{IP: netip.MustParseAddr("192.0.2.99")},
 			verdict.Connect, verdict.Fail, verdict.Accept, 0, "allowed by wl.example"},
-		{"error code never rejects", []dnsbl.List{zen}, &dnsbl.Options{Reject: 0.1}, verdict.Session{IP: netip.MustParseAddr("192.0.2.95")},
+		{"error code never rejects", []dnsbl.List{zen}, &dnsbl.Options{RejectScore: 0.1}, verdict.Session{IP: netip.MustParseAddr("192.0.2.95")},
 			verdict.Connect, verdict.TempError, verdict.Accept, 0, "127.255.255.254"},
 		{"test points with NonGlobal", []dnsbl.List{bl}, &dnsbl.Options{NonGlobal: true}, verdict.Session{IP: netip.MustParseAddr("127.0.0.2")},
 			verdict.Connect, verdict.Fail, verdict.Accept, 0, "127.0.0.2: listed on bl.example"},
-		{"helo domain, reject after connect", []dnsbl.List{dbl}, &dnsbl.Options{Identity: dnsbl.HELO, Reject: 1}, verdict.Session{HELO: "spam.example.com"},
+		{"helo domain, reject after connect", []dnsbl.List{dbl}, &dnsbl.Options{Identity: dnsbl.Helo, RejectScore: 1}, verdict.Session{HELO: "spam.example.com"},
 			verdict.Helo, verdict.Fail, verdict.Reject, 550, "spam.example.com: listed on dbl.example"},
-		{"helo literal", []dnsbl.List{dbl}, &dnsbl.Options{Identity: dnsbl.HELO}, verdict.Session{HELO: "[192.0.2.1]"},
+		{"helo literal", []dnsbl.List{dbl}, &dnsbl.Options{Identity: dnsbl.Helo}, verdict.Session{HELO: "[192.0.2.1]"},
 			verdict.Helo, verdict.None, verdict.Accept, 0, "no HELO domain"},
-		{"helo bare address", []dnsbl.List{dbl}, &dnsbl.Options{Identity: dnsbl.HELO}, verdict.Session{HELO: "127.0.0.2"},
+		{"helo bare address", []dnsbl.List{dbl}, &dnsbl.Options{Identity: dnsbl.Helo}, verdict.Session{HELO: "127.0.0.2"},
 			verdict.Helo, verdict.None, verdict.Accept, 0, "no HELO domain"},
 		{"mail from domain", []dnsbl.List{dbl}, &dnsbl.Options{Identity: dnsbl.MailFrom}, verdict.Session{MailFrom: "a@spam.example.com"},
 			verdict.Mail, verdict.Fail, verdict.Accept, 0, "spam.example.com: listed"},
+		// The sender as the SMTP server received it: the domain is the one
+		// spf evaluates, not "spam.example.com>".
+		{"mail from in angle brackets", []dnsbl.List{dbl}, &dnsbl.Options{Identity: dnsbl.MailFrom}, verdict.Session{MailFrom: "<a@Spam.Example.com.>"},
+			verdict.Mail, verdict.Fail, verdict.Accept, 0, "spam.example.com: listed on dbl.example"},
+		{"mail from with a source route", []dnsbl.List{dbl}, &dnsbl.Options{Identity: dnsbl.MailFrom}, verdict.Session{MailFrom: "<@relay.example,@other.example:a@spam.example.com>"},
+			verdict.Mail, verdict.Fail, verdict.Accept, 0, "spam.example.com: listed on dbl.example"},
+		{"mail from an address literal", []dnsbl.List{dbl}, &dnsbl.Options{Identity: dnsbl.MailFrom}, verdict.Session{MailFrom: "<a@[192.0.2.1]>"},
+			verdict.Mail, verdict.None, verdict.Accept, 0, "no sender domain"},
 		{"null sender", []dnsbl.List{dbl}, &dnsbl.Options{Identity: dnsbl.MailFrom}, verdict.Session{MailFrom: ""},
 			verdict.Mail, verdict.None, verdict.Accept, 0, "no sender domain"},
+		{"null sender in brackets", []dnsbl.List{dbl}, &dnsbl.Options{Identity: dnsbl.MailFrom}, verdict.Session{MailFrom: "<>"},
+			verdict.Mail, verdict.None, verdict.Accept, 0, "no sender domain"},
 		{"rdns name", []dnsbl.List{dbl}, &dnsbl.Options{Identity: dnsbl.RDNS},
-			verdict.Session{Results: []verdict.Result{{Check: "fcrdns", Status: verdict.Pass, Domain: "spam.example.com"}}},
+			verdict.Session{Results: []verdict.Result{{Check: fcrdns.Name, Status: verdict.Pass, Domain: "spam.example.com"}}},
 			verdict.Helo, verdict.Fail, verdict.Accept, 0, "spam.example.com: listed"},
 		{"unconfirmed rdns name", []dnsbl.List{dbl}, &dnsbl.Options{Identity: dnsbl.RDNS},
-			verdict.Session{Results: []verdict.Result{{Check: "fcrdns", Status: verdict.Fail, Domain: "spam.example.com"}}},
+			verdict.Session{Results: []verdict.Result{{Check: fcrdns.Name, Status: verdict.Fail, Domain: "spam.example.com"}}},
 			verdict.Helo, verdict.None, verdict.Accept, 0, "no confirmed rDNS name"},
 	} {
 		ch := dnsbl.New(r, c.lists, c.o)
 		got := ch.Check(ctx, &c.s)
-		if ch.Name() != "dnsbl" || ch.Stage() != c.stage || got.Status != c.status || got.Action != c.action || got.Code != c.code ||
+		if ch.Name() != dnsbl.Name || ch.Stage() != c.stage || got.Status != c.status || got.Action != c.action || got.Code != c.code ||
 			!strings.Contains(got.Reason, c.reason) {
 			t.Errorf("%s: stage %v, %v %v %d %q; want %v, %v %v %d %q", c.name, ch.Stage(), got.Status, got.Action, got.Code, got.Reason,
 				c.stage, c.status, c.action, c.code, c.reason)
@@ -328,7 +339,7 @@ func TestChecker(t *testing.T) {
 
 func TestCheckerPolicy(t *testing.T) {
 	r := resolvertest.MustNew(zones)
-	p := &verdict.Policy{Checks: []verdict.Check{dnsbl.New(r, []dnsbl.List{bl, zen}, &dnsbl.Options{Reject: 4})}}
+	p := &verdict.Policy{Checks: []verdict.Check{dnsbl.New(r, []dnsbl.List{bl, zen}, &dnsbl.Options{RejectScore: 4})}}
 	d := p.Evaluate(context.Background(), &verdict.Session{IP: netip.MustParseAddr("192.0.2.99")}, verdict.Connect)
 	if d.Action != verdict.Reject || d.Code != 554 || d.Enhanced != "5.7.1" || !strings.HasPrefix(d.Message, "192.0.2.99: listed on bl.example") {
 		t.Errorf("decision %v", d)
@@ -436,10 +447,31 @@ func TestCheckDomainLongSubject(t *testing.T) {
 func TestAfter(t *testing.T) {
 	r := resolvertest.MustNew(zones)
 	var rdns verdict.Check = dnsbl.New(r, []dnsbl.List{bl}, &dnsbl.Options{Identity: dnsbl.RDNS})
-	if d, ok := rdns.(verdict.Dependent); !ok || len(d.After()) != 1 || d.After()[0] != "fcrdns" {
+	if d, ok := rdns.(verdict.Dependent); !ok || len(d.After()) != 1 || d.After()[0] != fcrdns.Name {
 		t.Errorf("an RDNS list must run after fcrdns")
 	}
 	if d := dnsbl.New(r, []dnsbl.List{bl}, nil); len(d.After()) != 0 {
 		t.Errorf("a client IP list waits for %v", d.After())
+	}
+}
+
+// TestEvaluate runs a Checker outside a Session, and checks that it keeps
+// the lists and Options it was made with.
+func TestEvaluate(t *testing.T) {
+	r := resolvertest.MustNew(zones)
+	ctx := context.Background()
+	lists := []dnsbl.List{bl}
+	o := &dnsbl.Options{RejectScore: 3}
+	c := dnsbl.New(r, lists, o)
+	lists[0].Zone, lists[0].Score = "other.example", 0
+	o.RejectScore = 0
+	got := c.Evaluate(ctx, netip.MustParseAddr("192.0.2.99"))
+	if got.Status != verdict.Fail || got.Score != 3 || got.Action != verdict.Reject || got.Code != 554 {
+		t.Errorf("Evaluate: %v %v %v %d %q; want the list and RejectScore of New's time", got.Status, got.Score, got.Action, got.Code, got.Reason)
+	}
+	d := dnsbl.New(r, []dnsbl.List{dbl}, &dnsbl.Options{Identity: dnsbl.MailFrom, RejectScore: 1})
+	got = d.EvaluateDomain(ctx, "spam.example.com")
+	if got.Status != verdict.Fail || got.Action != verdict.Reject || got.Code != 550 {
+		t.Errorf("EvaluateDomain: %v %v %d %q", got.Status, got.Action, got.Code, got.Reason)
 	}
 }

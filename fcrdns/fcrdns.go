@@ -16,20 +16,23 @@ package fcrdns
 import (
 	"context"
 	"errors"
-	"github.com/mtaguard/mtaguard/internal/dnserr"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-msgauth/authres"
 
+	"github.com/mtaguard/mtaguard/internal/dnserr"
 	"github.com/mtaguard/mtaguard/internal/dnsname"
+	"github.com/mtaguard/mtaguard/internal/generic"
+	"github.com/mtaguard/mtaguard/internal/netset"
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
 // Resolver is the part of *net.Resolver the check uses.
 // net.DefaultResolver, *resolver.Resolver and *resolvertest.Resolver all
-// satisfy it.
+// satisfy it. Its errors follow [verdict.Resolver].
 type Resolver interface {
 	LookupAddr(ctx context.Context, addr string) ([]string, error)
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
@@ -40,25 +43,6 @@ type Resolver interface {
 // to make the receiver do work, and RFC 7208 §5.5 stops the SPF "ptr"
 // mechanism at the same number.
 const MaxNames = 10
-
-// Options configure the check. A nil *Options means the defaults.
-type Options struct {
-	// Scores replaces DefaultScores.
-	Scores *Scores
-
-	// NonGlobal makes the check look up private, loopback, link-local
-	// and shared (RFC 6598) addresses too. By default they are not looked
-	// up, as Haraka does: their PTR queries would leak to the public DNS,
-	// and a missing name says nothing about an internal client.
-	NonGlobal bool
-}
-
-func (o *Options) scores() *Scores {
-	if o == nil || o.Scores == nil {
-		return &DefaultScores
-	}
-	return o.Scores
-}
 
 // Check looks up the PTR names of ip and the addresses of those names, and
 // reports, in the terms of RFC 8601 §3 (iprev):
@@ -85,18 +69,17 @@ func (o *Options) scores() *Scores {
 // Private and other non-global addresses are not looked up: the result is
 // None with no score. Use New with Options to change either.
 func Check(ctx context.Context, r Resolver, ip netip.Addr) verdict.Result {
-	return check(ctx, r, ip, nil)
+	return New(r, nil).Evaluate(ctx, ip)
 }
 
-func check(ctx context.Context, r Resolver, ip netip.Addr, o *Options) verdict.Result {
-	sc := o.scores()
+func check(ctx context.Context, r Resolver, ip netip.Addr, nonGlobal bool, sc *Scores) verdict.Result {
 	ip = ip.Unmap().WithZone("")
-	res := verdict.Result{Check: "fcrdns"}
+	res := verdict.Result{Check: Name}
 	if !ip.IsValid() {
 		res.Reason = "no client address"
 		return res
 	}
-	if !(o != nil && o.NonGlobal) && !public(ip) {
+	if !nonGlobal && !netset.Public(ip) {
 		res.Reason = "not checked: " + ip.String() + " is not a global address"
 		return res
 	}
@@ -137,7 +120,7 @@ func check(ctx context.Context, r Resolver, ip netip.Addr, o *Options) verdict.R
 	case confirmed != "":
 		res.Status, res.Score, res.Domain = verdict.Pass, sc.Pass, confirmed
 		res.Reason = addr + " has forward-confirmed name " + confirmed
-		if rule, ok := Generic(ip, confirmed); ok {
+		if rule, ok := generic.Name(ip, confirmed); ok {
 			res.Score += sc.Generic
 			res.Reason += "; generic name: " + rule
 		}
@@ -148,7 +131,7 @@ func check(ctx context.Context, r Resolver, ip netip.Addr, o *Options) verdict.R
 		res.Status, res.Score = verdict.Fail, sc.Fail
 		res.Reason = "no PTR name of " + addr + " resolves back to it (" + nameList(names) + ")"
 		for _, n := range names {
-			if rule, ok := Generic(ip, n); ok {
+			if rule, ok := generic.Name(ip, n); ok {
 				res.Score += sc.Generic
 				res.Reason += "; generic name: " + verdict.Printable(n) + ": " + rule
 				break
@@ -166,7 +149,7 @@ func normalizeNames(ptrs []string) []string {
 	names := make([]string, 0, min(len(ptrs), MaxNames))
 	for _, p := range ptrs {
 		n, err := dnsname.Normalize(p)
-		if err != nil || contains(names, n) {
+		if err != nil || slices.Contains(names, n) {
 			continue
 		}
 		names = append(names, n)
@@ -175,15 +158,6 @@ func normalizeNames(ptrs []string) []string {
 		}
 	}
 	return names
-}
-
-func contains(names []string, n string) bool {
-	for _, m := range names {
-		if m == n {
-			return true
-		}
-	}
-	return false
 }
 
 // confirm returns the first name found to resolve to ip, or else the first
@@ -266,15 +240,4 @@ func nameList(names []string) string {
 		s += ", ..."
 	}
 	return s
-}
-
-// public reports whether ip is a global unicast address that is not
-// private (RFC 1918, RFC 4193) or shared (RFC 6598).
-func public(ip netip.Addr) bool {
-	if ip.Is4() {
-		if b := ip.As4(); b[0] == 100 && b[1]&0xc0 == 64 { // 100.64.0.0/10
-			return false
-		}
-	}
-	return ip.IsGlobalUnicast() && !ip.IsPrivate()
 }

@@ -121,7 +121,7 @@ func TestCheck(t *testing.T) {
 			}
 			ip := netip.MustParseAddr(c.ip)
 			got := fcrdns.Check(context.Background(), r, ip)
-			if got.Check != "fcrdns" || got.Status != c.want.status || got.Score != c.want.score ||
+			if got.Check != fcrdns.Name || got.Status != c.want.status || got.Score != c.want.score ||
 				got.Domain != c.want.domain || !strings.Contains(got.Reason, c.want.reason) || got.Action != verdict.Accept {
 				t.Errorf("Check(%s) = %v %v domain %q action %v reason %q;\nwant %v %v domain %q reason containing %q",
 					c.ip, got.Status, got.Score, got.Domain, got.Action, got.Reason,
@@ -202,6 +202,44 @@ func TestCheckScores(t *testing.T) {
 	}
 }
 
+// TestScoresCopied checks that a Checker keeps the scores it was made
+// with: later changes to DefaultScores or to the caller's Options do not
+// reach it.
+func TestScoresCopied(t *testing.T) {
+	r := resolvertest.MustNew("")
+	ip := netip.MustParseAddr("192.0.2.1")
+	sc := fcrdns.DefaultScores
+	sc.PermError = 7
+	o := &fcrdns.Options{Scores: &sc}
+	custom, plain := fcrdns.New(r, o), fcrdns.New(r, nil)
+	saved := fcrdns.DefaultScores
+	defer func() { fcrdns.DefaultScores = saved }()
+	sc.PermError = 8
+	fcrdns.DefaultScores.PermError = 9
+	o.NonGlobal = true
+	if got := custom.Evaluate(context.Background(), ip); got.Score != 7 {
+		t.Errorf("custom Checker scored %v, want the 7 it was made with", got.Score)
+	}
+	if got := plain.Evaluate(context.Background(), ip); got.Score != saved.PermError {
+		t.Errorf("default Checker scored %v, want the %v DefaultScores held at New", got.Score, saved.PermError)
+	}
+	if got := custom.Evaluate(context.Background(), netip.MustParseAddr("10.0.0.1")); got.Status != verdict.None {
+		t.Errorf("private address after changing Options.NonGlobal: %v, want none (not looked up)", got.Status)
+	}
+}
+
+// TestGenericIPv6 checks that a confirmed IPv6 name that spells out the
+// client's address is scored as generic.
+func TestGenericIPv6(t *testing.T) {
+	ip := "2001:db8::25"
+	r := resolvertest.MustNew(ptr(ip, "2001-db8--25.dyn.example.com.") + "2001-db8--25.dyn.example.com. AAAA " + ip + "\n")
+	got := fcrdns.Check(context.Background(), r, netip.MustParseAddr(ip))
+	want := fcrdns.DefaultScores.Pass + fcrdns.DefaultScores.Generic
+	if got.Status != verdict.Pass || got.Score != want || !strings.Contains(got.Reason, "IPv6 address is embedded") {
+		t.Errorf("got %v %v %q, want pass %v with the IPv6 rule", got.Status, got.Score, got.Reason, want)
+	}
+}
+
 func TestCheckCanceled(t *testing.T) {
 	r := resolvertest.MustNew(ptr("192.0.2.1", "mail.example.com."))
 	r.SetLatency(time.Hour)
@@ -238,13 +276,13 @@ func TestCheckNetResolver(t *testing.T) {
 func TestChecker(t *testing.T) {
 	r := resolvertest.MustNew(zone + ptr("192.0.2.1", "mail.example.com."))
 	c := fcrdns.New(r, nil)
-	if c.Name() != "fcrdns" || c.Stage() != verdict.Connect {
+	if c.Name() != fcrdns.Name || c.Stage() != verdict.Connect {
 		t.Errorf("Name, Stage = %q, %v", c.Name(), c.Stage())
 	}
 	p := &verdict.Policy{Checks: []verdict.Check{c}}
 	s := &verdict.Session{IP: netip.MustParseAddr("192.0.2.1")}
 	d := p.Evaluate(context.Background(), s, verdict.Connect)
-	if res, ok := s.Result("fcrdns"); !ok || res.Domain != "mail.example.com" {
+	if res, ok := s.Result(fcrdns.Name); !ok || res.Domain != "mail.example.com" {
 		t.Errorf("session result %+v", res)
 	}
 	if h := d.AuthenticationResults("mx.example.org"); h != "mx.example.org; iprev=pass policy.iprev=192.0.2.1" {

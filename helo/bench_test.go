@@ -17,11 +17,11 @@ import (
 func BenchmarkCheck(b *testing.B) {
 	r := resolvertest.MustNew(zone)
 	ip := netip.MustParseAddr("192.0.2.1")
-	o := &helo.Options{LocalNames: []string{"example.org"}, ClientName: "mail.example.com"}
+	c := helo.New(r, &helo.Options{LocalNames: []string{"example.org"}})
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if res := helo.Check(ctx, r, ip, "mail.example.com", o); res.Status != verdict.Pass {
+		if res := c.Evaluate(ctx, ip, "mail.example.com", "mail.example.com"); res.Status != verdict.Pass {
 			b.Fatal(res.Reason)
 		}
 	}

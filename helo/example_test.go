@@ -14,14 +14,14 @@ func Example() {
 $ORIGIN example.com.
 mail   A   192.0.2.25
 `)
-	o := &helo.Options{
+	c := helo.New(r, &helo.Options{
 		LocalNames:  []string{"example.org"}, // we are mx.example.org
 		TrustedNets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
-		ClientName:  "mail.example.com", // the client's confirmed rDNS name, from fcrdns
-	}
+	})
 	ip := netip.MustParseAddr("192.0.2.25")
-	for _, name := range []string{"mail.example.com", "[192.0.2.25]", "mx.example.org", "ylmf-pc", "ghost.example.net"} {
-		res := helo.Check(context.Background(), r, ip, name, o)
+	rdns := "mail.example.com" // the client's confirmed rDNS name, from fcrdns
+	for _, name := range []string{"mail.example.com", "[192.0.2.25]", "mx.example.org", "ylmf-pc", "ghost.example.net", "c-192-0-2-25.dyn.example.net"} {
+		res := c.Evaluate(context.Background(), ip, name, rdns)
 		fmt.Printf("%v %v: %s\n", res.Status, res.Score, res.Reason)
 	}
 	// Output:
@@ -30,4 +30,5 @@ mail   A   192.0.2.25
 	// fail 6: HELO mx.example.org: forged-local (we are example.org)
 	// fail 2.5: HELO ylmf-pc: not-fqdn
 	// fail 1.5: HELO ghost.example.net: no-dns (no A, AAAA or MX record)
+	// fail 4: HELO c-192-0-2-25.dyn.example.net: dynamic (its IP address is embedded in decimal), no-dns (no A, AAAA or MX record)
 }

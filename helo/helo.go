@@ -16,54 +16,30 @@ package helo
 
 import (
 	"context"
-	"errors"
-	"github.com/mtaguard/mtaguard/internal/dnserr"
-	"github.com/mtaguard/mtaguard/internal/netset"
 	"net"
 	"net/netip"
 	"strings"
 
 	"golang.org/x/net/publicsuffix"
 
+	"github.com/mtaguard/mtaguard/internal/dnserr"
 	"github.com/mtaguard/mtaguard/internal/dnsname"
+	"github.com/mtaguard/mtaguard/internal/generic"
+	"github.com/mtaguard/mtaguard/internal/netset"
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
 // Resolver is the part of *net.Resolver the check uses.
 // net.DefaultResolver, *resolver.Resolver and *resolvertest.Resolver all
-// satisfy it.
+// satisfy it. Its errors follow [verdict.Resolver].
 type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
 }
 
-// Options configure the check. A nil *Options means the defaults: no local
-// names, no trusted networks, no known client name, DefaultScores.
-type Options struct {
-	// LocalNames are our own host names and domains. A client outside
-	// TrustedNets that gives one of them, or a name below one, as its HELO
-	// is forging our identity.
-	LocalNames []string
-
-	// TrustedNets are our own clients' networks. Their HELO is not checked
-	// at all, as Haraka skips relaying and private clients and Postfix's
-	// permit_mynetworks comes before the HELO restrictions: internal hosts
-	// may use our names, private domains and whatever their software
-	// sends.
-	TrustedNets []netip.Prefix
-
-	// ClientName is the client's forward-confirmed reverse DNS name (the
-	// Domain of a passing fcrdns result), or "" if it has none. A HELO
-	// equal to it, or in the same registrable domain, is consistent.
-	// The Checker fills it in for each session.
-	ClientName string
-
-	// Scores replaces DefaultScores.
-	Scores *Scores
-}
-
 // Check checks name, the argument of the HELO or EHLO command of the client
-// at ip, and reports each sub-check that fired, in order, with its score:
+// at ip, with o (nil for the defaults), and reports each sub-check that
+// fired, in order, with its score:
 //
 //   - invalid: Parse refuses it (empty, spaces, control bytes, bad labels,
 //     too long, a malformed literal);
@@ -83,18 +59,29 @@ type Options struct {
 //     DNS query, since the public DNS cannot answer for it;
 //   - unknown-tld: a top-level domain the public suffix list does not
 //     know (Haraka's valid_hostname), with no DNS query;
+//   - dynamic: the name spells out ip the way access providers name the
+//     addresses of dynamic or end-user pools ("c-76-121-96-159.hsd1.wa.comcast.net"
+//     from 76.121.96.159; dotted, dashed, reversed, zero-padded, hex, IPv6
+//     groups or nibbles; the rules of fcrdns.Generic), and its host part
+//     is not marked "static" or "business": a mail server names itself,
+//     an end-user machine takes the name its provider gave the address
+//     (Haraka's helo.checks dynamic, rspamd's hfilter HELO patterns). It
+//     is not judged for a private or other non-global client, as Haraka
+//     skips them. Such a name resolving to ip proves nothing, so
+//     consistent does not fire with it;
 //   - no-dns: the name has no A, AAAA or MX record (NXDOMAIN or NODATA);
 //   - consistent: an address of the name is ip, or the name equals or
 //     shares the registrable domain (public suffix list, ICANN and private
-//     sections) of o.ClientName, as Haraka's rdns_match and Exim's verify
-//     = helo accept; its score is negative;
+//     sections) of the client's confirmed rDNS name (Checker.Evaluate's
+//     clientName; Check has none), as Haraka's rdns_match and Exim's
+//     verify = helo accept; its score is negative;
 //   - inconsistent: the name resolves, but not to ip, and does not match
-//     o.ClientName. As in rspamd, this is judged only once both the A and
+//     the rDNS name. As in rspamd, this is judged only once both the A and
 //     the AAAA answers are in and neither failed, and it does not fire
 //     together with no-dns.
 //
-// The sub-checks after not-fqdn look up the name's A and AAAA records in
-// parallel, and its MX records only if it has neither. A DNS failure
+// The sub-checks after unknown-tld look up the name's A and AAAA records
+// in parallel, and its MX records only if it has neither. A DNS failure
 // leaves no-dns and inconsistent undecided, and the Err of the result is
 // set; no score comes from it.
 //
@@ -103,17 +90,14 @@ type Options struct {
 // fired, else Pass. On Pass with a domain HELO, Domain holds the
 // normalized name. A client in o.TrustedNets gets None, unchecked.
 func Check(ctx context.Context, r Resolver, ip netip.Addr, name string, o *Options) verdict.Result {
-	var opt Options
-	if o != nil {
-		opt = *o
-	}
-	sc := &DefaultScores
-	if opt.Scores != nil {
-		sc = opt.Scores
-	}
+	return New(r, o).Evaluate(ctx, ip, name, "")
+}
+
+// check is Check with the Checker's settings and the client's rDNS name.
+func (c *Checker) check(ctx context.Context, ip netip.Addr, name, clientName string) verdict.Result {
 	ip = ip.Unmap().WithZone("")
-	res := verdict.Result{Check: "helo"}
-	if netset.New(opt.TrustedNets).Contains(ip) {
+	res := verdict.Result{Check: Name}
+	if c.trusted.Contains(ip) {
 		res.Reason = "client " + ip.String() + " is in the trusted networks; HELO not checked"
 		return res
 	}
@@ -122,15 +106,15 @@ func Check(ctx context.Context, r Resolver, ip netip.Addr, name string, o *Optio
 	n, perr := Parse(name)
 	switch n.Kind {
 	case Invalid:
-		f.add("invalid", perr.Error(), sc.Invalid)
+		f.add("invalid", perr.Error(), c.scores.Invalid)
 	case BareIP:
-		f.add("bare-ip", "an address literal needs brackets", sc.BareIP)
+		f.add("bare-ip", "an address literal needs brackets", c.scores.BareIP)
 	case Literal:
 		if n.Addr.Unmap() != ip {
-			f.add("literal-mismatch", "the client is "+ip.String(), sc.LiteralMismatch)
+			f.add("literal-mismatch", "the client is "+ip.String(), c.scores.LiteralMismatch)
 		}
 	case Domain:
-		res.Err = checkDomain(ctx, r, ip, n.Domain, &opt, sc, &f)
+		res.Err = c.checkDomain(ctx, ip, n.Domain, clientName, &f)
 	}
 
 	res.Score = f.score
@@ -152,12 +136,13 @@ func Check(ctx context.Context, r Resolver, ip netip.Addr, name string, o *Optio
 
 // checkDomain runs the sub-checks of a domain HELO and returns the DNS
 // failure that left some undecided.
-func checkDomain(ctx context.Context, r Resolver, ip netip.Addr, name string, o *Options, sc *Scores, f *findings) error {
+func (c *Checker) checkDomain(ctx context.Context, ip netip.Addr, name, clientName string, f *findings) error {
+	sc := &c.scores
 	if name == "localhost" || name == "localhost.localdomain" || strings.HasSuffix(name, ".localhost") {
 		f.add("localhost", "", sc.Localhost)
 		return nil
 	}
-	if local := localName(name, o.LocalNames); local != "" {
+	if local := localName(name, c.localNames); local != "" {
 		f.add("forged-local", "we are "+local, sc.ForgedLocal)
 		return nil
 	}
@@ -173,13 +158,23 @@ func checkDomain(ctx context.Context, r Resolver, ip netip.Addr, name string, o 
 		f.add("unknown-tld", "", sc.UnknownTLD)
 		return nil
 	}
+	dynamic := false
+	if netset.Public(ip) {
+		if rule, ok := generic.Address(ip, name); ok {
+			f.add("dynamic", rule, sc.Dynamic)
+			dynamic = true
+		}
+	}
 
-	d := resolve(ctx, r, name, ip)
+	d := resolve(ctx, c.r, name, ip)
 	client := ""
-	if o.ClientName != "" {
-		client, _ = dnsname.Normalize(o.ClientName)
+	if clientName != "" {
+		client, _ = dnsname.Normalize(clientName)
 	}
 	switch {
+	case dynamic && (d.match || client != "" && sameDomain(name, client)):
+		// The provider's name for the address: it resolves to the
+		// client and sits in the client's rDNS domain by construction.
 	case d.match:
 		f.add("consistent", "resolves to "+ip.String(), sc.Consistent)
 	case client != "" && sameDomain(name, client):
@@ -258,12 +253,11 @@ func sameDomain(a, b string) bool {
 	return err == nil && ra == rb
 }
 
-// localName returns the entry of locals that name equals or lies below,
-// normalized, or "".
+// localName returns the entry of locals (normalized) that name equals or
+// lies below, or "".
 func localName(name string, locals []string) string {
 	for _, l := range locals {
-		l, err := dnsname.Normalize(l)
-		if err == nil && dnsname.IsSubdomain(name, l) {
+		if dnsname.IsSubdomain(name, l) {
 			return l
 		}
 	}
@@ -325,13 +319,7 @@ func (f *findings) reason(name string, err error) string {
 	}
 	b.WriteString(strings.Join(f.fired, ", "))
 	if err != nil {
-		b.WriteString("; DNS not judged: ")
-		var de *net.DNSError
-		if errors.As(err, &de) {
-			b.WriteString(de.Err)
-		} else {
-			b.WriteString(err.Error())
-		}
+		b.WriteString("; DNS not judged: " + dnserr.Reason(err))
 	}
 	return verdict.Printable(b.String())
 }

@@ -28,8 +28,8 @@ func (k Kind) String() string {
 	return "kind?"
 }
 
-// Name is a parsed HELO/EHLO argument.
-type Name struct {
+// Argument is a parsed HELO/EHLO argument.
+type Argument struct {
 	Kind   Kind
 	Domain string     // for Domain: lower-case A-labels without the trailing dot
 	Addr   netip.Addr // for Literal and BareIP (an IPv4 address in IPv6 literal form stays IPv6)
@@ -66,54 +66,54 @@ var (
 // Anything else (empty, spaces, control bytes, CR or LF, longer than
 // MaxLength, an all-numeric last label, a malformed literal) is Invalid,
 // with an error saying why.
-func Parse(s string) (Name, error) {
+func Parse(s string) (Argument, error) {
 	switch {
 	case s == "":
-		return Name{}, ErrEmpty
+		return Argument{}, ErrEmpty
 	case len(s) > MaxLength:
-		return Name{}, ErrTooLong
+		return Argument{}, ErrTooLong
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c <= ' ' || c == 0x7f {
-			return Name{}, ErrSpace
+			return Argument{}, ErrSpace
 		}
 	}
 	if s[0] == '[' {
 		return parseLiteral(s)
 	}
 	if ip, ok := parseAddr(s); ok {
-		return Name{Kind: BareIP, Addr: ip}, nil
+		return Argument{Kind: BareIP, Addr: ip}, nil
 	}
 	d, err := dnsname.Normalize(s)
 	if err != nil {
-		return Name{}, err
+		return Argument{}, err
 	}
-	return Name{Kind: Domain, Domain: d}, nil
+	return Argument{Kind: Domain, Domain: d}, nil
 }
 
-func parseLiteral(s string) (Name, error) {
+func parseLiteral(s string) (Argument, error) {
 	if len(s) < 3 || s[len(s)-1] != ']' {
-		return Name{}, ErrLiteral
+		return Argument{}, ErrLiteral
 	}
 	in := s[1 : len(s)-1]
 	if ip, err := netip.ParseAddr(in); err == nil {
 		if !ip.Is4() {
-			return Name{}, ErrLiteral // an IPv6 literal needs its tag
+			return Argument{}, ErrLiteral // an IPv6 literal needs its tag
 		}
-		return Name{Kind: Literal, Addr: ip}, nil
+		return Argument{Kind: Literal, Addr: ip}, nil
 	}
 	tag, rest, ok := strings.Cut(in, ":")
 	if !ok {
-		return Name{}, ErrLiteral
+		return Argument{}, ErrLiteral
 	}
 	if !strings.EqualFold(tag, "IPv6") {
-		return Name{}, ErrLiteralTag
+		return Argument{}, ErrLiteralTag
 	}
 	ip, err := netip.ParseAddr(rest)
 	if err != nil || !ip.Is6() || ip.Zone() != "" {
-		return Name{}, ErrLiteral
+		return Argument{}, ErrLiteral
 	}
-	return Name{Kind: Literal, Addr: ip}, nil
+	return Argument{Kind: Literal, Addr: ip}, nil
 }
 
 // parseAddr parses a bare IPv4 or IPv6 address, with an optional "IPv6:"

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"golang.org/x/net/idna"
+
+	"github.com/mtaguard/mtaguard/internal/address"
 	"github.com/mtaguard/mtaguard/internal/dnsname"
 )
 
@@ -24,13 +27,15 @@ var (
 	errLocal   = errors.New("relay: malformed local part")
 	errDomain  = errors.New("relay: missing or malformed domain")
 	errLiteral = errors.New("relay: malformed address literal")
+	// errNonASCII: a byte above 127 in an address without SMTPUTF8.
+	errNonASCII = errors.New("relay: non-ASCII address without SMTPUTF8")
 )
 
-// address is an envelope address as the relay rules see it.
+// mailbox is an envelope address as the relay rules see it.
 //
 // A bare "postmaster" recipient has an empty domain and no literal; every
 // other address has exactly one of them.
-type address struct {
+type mailbox struct {
 	local   string     // local part as written (quotes kept), without the source route
 	domain  string     // domain in dnsname.Normalize form; "" for a literal or bare postmaster
 	literal netip.Addr // the address literal ([192.0.2.1], [IPv6:...]), unmapped
@@ -41,11 +46,11 @@ type address struct {
 }
 
 // postmaster reports whether a is the bare "postmaster" of RFC 5321 §4.5.1.
-func (a address) postmaster() bool { return a.domain == "" && !a.literal.IsValid() }
+func (a mailbox) postmaster() bool { return a.domain == "" && !a.literal.IsValid() }
 
 // String returns the address in the form SenderLogin receives: the local
 // part as written, "@", and the normalised domain or the literal.
-func (a address) String() string {
+func (a mailbox) String() string {
 	switch {
 	case a.literal.IsValid() && a.literal.Is6():
 		return a.local + "@[IPv6:" + a.literal.String() + "]"
@@ -78,43 +83,49 @@ func (a address) String() string {
 //   - An address literal must be a valid IPv4 or IPv6 address; general
 //     literals are refused.
 //   - A bare "postmaster" is accepted only when rcpt is true (§4.5.1).
-func parseAddress(s string, rcpt bool) (address, error) {
+//   - A byte above 127 is refused unless smtputf8 (the client gave SMTPUTF8,
+//     RFC 6531); with it, a domain in U-labels is mapped to A-labels by
+//     UTS #46 non-transitional processing, as an MTA resolving it does.
+func parseAddress(s string, rcpt, smtputf8 bool) (mailbox, error) {
 	if len(s) > maxAddress {
-		return address{}, errLong
+		return mailbox{}, errLong
 	}
 	if strings.HasPrefix(s, "<") {
 		if !strings.HasSuffix(s, ">") || len(s) < 2 {
-			return address{}, errChars
+			return mailbox{}, errChars
 		}
 		s = s[1 : len(s)-1]
 	}
 	if s == "" {
-		return address{}, errEmpty
+		return mailbox{}, errEmpty
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == 0x7f {
-			return address{}, errChars
+			return mailbox{}, errChars
 		}
 	}
+	if !smtputf8 && !isASCII(s) {
+		return mailbox{}, errNonASCII
+	}
 	if !utf8.ValidString(s) {
-		return address{}, errChars
+		return mailbox{}, errChars
 	}
 	if rcpt && strings.EqualFold(s, "postmaster") {
-		return address{local: s}, nil
+		return mailbox{local: s}, nil
 	}
 	if s[0] == '@' {
 		var err error
 		if s, err = dropRoute(s); err != nil {
-			return address{}, err
+			return mailbox{}, err
 		}
 	}
 
-	var a address
+	var a mailbox
 	var rest string
 	if s != "" && s[0] == '"' {
 		end, unquoted, ok := quotedString(s)
 		if !ok {
-			return address{}, errLocal
+			return mailbox{}, errLocal
 		}
 		a.local, rest = s[:end], s[end:]
 		a.routed = strings.ContainsAny(unquoted, "%!@:")
@@ -124,7 +135,7 @@ func parseAddress(s string, rcpt bool) (address, error) {
 			i++
 		}
 		if i == 0 {
-			return address{}, errLocal
+			return mailbox{}, errLocal
 		}
 		a.local, rest = s[:i], s[i:]
 		// Of the routing characters only '%' and '!' are atext: '@' and
@@ -132,20 +143,29 @@ func parseAddress(s string, rcpt bool) (address, error) {
 		a.routed = strings.ContainsAny(a.local, "%!")
 	}
 	if len(rest) < 2 || rest[0] != '@' {
-		return address{}, errDomain
+		return mailbox{}, errDomain
 	}
 	domain := rest[1:]
 	if domain[0] == '[' {
-		ip, err := parseLiteral(domain)
-		if err != nil {
-			return address{}, err
+		ip, ok := address.Literal(domain)
+		if !ok {
+			return mailbox{}, errLiteral
 		}
 		a.literal = ip
 		return a, nil
 	}
+	if !isASCII(domain) {
+		// UTS #46 mapping first, so that a mapped trailing dot
+		// ("example.net\u3002") is the one trailing dot Normalize drops.
+		m, err := idna.Lookup.ToASCII(domain)
+		if err != nil {
+			return mailbox{}, errDomain
+		}
+		domain = m
+	}
 	d, err := dnsname.Normalize(domain)
 	if err != nil {
-		return address{}, errDomain
+		return mailbox{}, errDomain
 	}
 	a.domain = d
 	return a, nil
@@ -199,23 +219,4 @@ func quotedString(s string) (end int, unquoted string, ok bool) {
 		}
 	}
 	return 0, "", false
-}
-
-// parseLiteral reads an RFC 5321 §4.1.3 address literal: "[192.0.2.1]" or
-// "[IPv6:2001:db8::1]". The IPv4 form must be a dotted quad without
-// leading zeros, the IPv6 form an IPv6 address without a zone.
-func parseLiteral(s string) (netip.Addr, error) {
-	if len(s) < 3 || s[0] != '[' || s[len(s)-1] != ']' {
-		return netip.Addr{}, errLiteral
-	}
-	inner := s[1 : len(s)-1]
-	v6 := len(inner) > 5 && strings.EqualFold(inner[:5], "IPv6:")
-	if v6 {
-		inner = inner[5:]
-	}
-	ip, err := netip.ParseAddr(inner)
-	if err != nil || ip.Zone() != "" || ip.Is6() != v6 {
-		return netip.Addr{}, errLiteral
-	}
-	return ip.Unmap(), nil
 }

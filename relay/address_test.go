@@ -6,6 +6,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"golang.org/x/net/idna"
+
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
@@ -17,6 +19,7 @@ func TestParseAddress(t *testing.T) {
 		domain  string
 		literal string
 		routed  bool
+		utf8    bool
 		err     error
 	}{
 		{in: "a@b.example", local: "a", domain: "b.example"},
@@ -40,15 +43,20 @@ func TestParseAddress(t *testing.T) {
 		{in: "<@b.example:>", err: errLocal},
 		{in: "<@:a@b.example>", err: errRoute},
 		{in: `"a\`, err: errLocal},
-		{in: `"a\` + "\x80" + `"@b.example`, err: errChars},
-		{in: `"a\` + "\u00e9" + `"@b.example`, err: errLocal},
+		{in: `"a\` + "\x80" + `"@b.example`, utf8: true, err: errChars},
+		{in: `"a\` + "\u00e9" + `"@b.example`, utf8: true, err: errLocal},
+		{in: `"a\` + "\u00e9" + `"@b.example`, err: errNonASCII},
+		{in: "a@b\u00adc.example", err: errNonASCII},
+		{in: "a@b\u00adc.example", utf8: true, local: "a", domain: "bc.example"},
+		{in: "a@ｂ.example。", utf8: true, local: "a", domain: "b.example"},
+		{in: "é@b.example", utf8: true, local: "é", domain: "b.example"},
 		{in: "a@b.example>", err: errDomain},
 		{in: "<>", err: errEmpty},
 		{in: "a@[1.2.3.4", err: errLiteral},
 		{in: "a@[]", err: errLiteral},
 		{in: "a\r@b.example", err: errChars},
 	} {
-		a, err := parseAddress(c.in, c.rcpt)
+		a, err := parseAddress(c.in, c.rcpt, c.utf8)
 		if err != c.err {
 			t.Errorf("parseAddress(%q) error %v, want %v", c.in, err, c.err)
 			continue
@@ -93,7 +101,7 @@ func FuzzAddress(f *testing.F) {
 	}
 	p := &Policy{LocalDomains: []string{"local.example", "[192.0.2.10]"}}
 	f.Fuzz(func(t *testing.T, s string, rcpt bool) {
-		a, err := parseAddress(s, rcpt)
+		a, err := parseAddress(s, rcpt, false)
 		if err == nil {
 			if !a.routed && strings.ContainsAny(unquote(a.local), "%!@:") {
 				t.Fatalf("%q: local part %q routes but is not flagged", s, a.local)
@@ -114,7 +122,7 @@ func FuzzAddress(f *testing.F) {
 			}
 		}
 		r := Check(p, Envelope{IP: netip.MustParseAddr("203.0.113.5"), Rcpt: s})
-		a, err = parseAddress(s, true)
+		a, err = parseAddress(s, true, false)
 		if r.Action != verdict.Accept {
 			return
 		}
@@ -130,6 +138,40 @@ func FuzzAddress(f *testing.F) {
 		tail = tail[strings.LastIndexByte(tail, '@')+1:]
 		if tail != "local.example" && tail != "local.example." && tail != "[192.0.2.10]" {
 			t.Fatalf("%q: accepted for domain %q", s, tail)
+		}
+	})
+}
+
+// FuzzAddressSMTPUTF8: with SMTPUTF8, an address accepted as local for an
+// anonymous outsider has a domain that IDNA2008 lookup maps onto ours.
+func FuzzAddressSMTPUTF8(f *testing.F) {
+	for _, s := range []string{"user@local.example", "user@ｌocal.example", "user@loc\u00adal.example", "user@local。example",
+		"user@local.example\u200b", "user%x@local.example", "jösé@local.example", "user@lоcal.example"} {
+		f.Add(s)
+	}
+	p := &Policy{LocalDomains: []string{"local.example"}}
+	f.Fuzz(func(t *testing.T, s string) {
+		r := Check(p, Envelope{IP: netip.MustParseAddr("203.0.113.5"), Rcpt: s, SMTPUTF8: true})
+		if r.Reason == "" || r.Reason != verdict.Printable(r.Reason) {
+			t.Fatalf("%q: reason %q is not printable", s, r.Reason)
+		}
+		if !isASCII(s) {
+			if r := Check(p, Envelope{IP: netip.MustParseAddr("203.0.113.5"), Rcpt: s}); r.Code != 553 {
+				t.Fatalf("%q without SMTPUTF8: %d %s", s, r.Code, r.Reason)
+			}
+		}
+		if r.Action != verdict.Accept || strings.EqualFold(strings.Trim(s, "<>"), "postmaster") {
+			return
+		}
+		a, err := parseAddress(s, true, true)
+		if err != nil || a.routed {
+			t.Fatalf("%q: accepted but parse = %+v, %v", s, a, err)
+		}
+		tail := strings.TrimSuffix(s, ">")
+		tail = tail[strings.LastIndexByte(tail, '@')+1:]
+		m, err := idna.Lookup.ToASCII(tail)
+		if m = strings.TrimSuffix(m, "."); err != nil || m != "local.example" {
+			t.Fatalf("%q: accepted for domain %q (maps to %q, %v)", s, tail, m, err)
 		}
 	})
 }

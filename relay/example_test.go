@@ -1,6 +1,7 @@
 package relay_test
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -43,4 +44,23 @@ func ExampleBorder() {
 	hop, err := relay.Border(strings.NewReader(message), ours)
 	fmt.Println(hop.IP, hop.HELO, err)
 	// Output: 203.0.113.5 mail.example.net <nil>
+}
+
+func ExampleFingerprint() {
+	// A server permits relay to the holder of a known client certificate
+	// (Postfix's permit_tls_clientcerts). On a real server the certificate
+	// is tls.ConnectionState.PeerCertificates[0].
+	cert := &x509.Certificate{Raw: []byte("the certificate's DER encoding")}
+	c := relay.New(&relay.Policy{
+		LocalDomains: []string{"example.org"},
+		ClientCerts:  []string{relay.Fingerprint(cert)},
+	})
+	client := netip.MustParseAddr("203.0.113.5")
+	for _, fp := range []string{relay.Fingerprint(cert), ""} {
+		r := c.Evaluate(relay.Envelope{IP: client, TLS: true, ClientCert: fp, MailFrom: "a@example.org", Rcpt: "b@example.net"})
+		fmt.Println(r.Action, r.Code, r.Reason)
+	}
+	// Output:
+	// accept 0 trusted client certificate may relay
+	// reject 550 Sender address rejected: not logged in
 }

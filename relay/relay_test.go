@@ -2,6 +2,9 @@ package relay
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
 	"net/netip"
 	"strings"
 	"testing"
@@ -38,6 +41,7 @@ var (
 	spoofed    = want{verdict.Reject, 550, "5.7.1"}
 	notOwned   = want{verdict.Reject, 553, "5.7.1"}
 	mustAuth   = want{verdict.Reject, 530, "5.7.0"}
+	nonASCII   = want{verdict.Reject, 553, "5.6.7"}
 	statusWant = map[verdict.Action]verdict.Status{verdict.Accept: verdict.Pass, verdict.Reject: verdict.Fail}
 )
 
@@ -123,8 +127,14 @@ func TestRecipientForms(t *testing.T) {
 		{"too long", strings.Repeat("a", 600) + "@local.example", badRcpt},
 		{"dots tolerated", "a..b.@local.example", allowed},
 	} {
-		got := Check(p, Envelope{IP: outsider, MailFrom: "someone@remote.example", Rcpt: c.rcpt})
+		// A non-ASCII address is tried with SMTPUTF8, and refused without.
+		utf8 := !isASCII(c.rcpt)
+		got := Check(p, Envelope{IP: outsider, MailFrom: "someone@remote.example", Rcpt: c.rcpt, SMTPUTF8: utf8})
 		checkWant(t, c.name+" "+c.rcpt, got, c.want)
+		if utf8 {
+			got := Check(p, Envelope{IP: outsider, MailFrom: "someone@remote.example", Rcpt: c.rcpt})
+			checkWant(t, c.name+" "+c.rcpt+" without SMTPUTF8", got, nonASCII)
+		}
 		if got.Action == verdict.Reject && got.Code == 554 && got.Reason != "Relay access denied" {
 			t.Errorf("%s: reason %q", c.name, got.Reason)
 		}
@@ -185,7 +195,8 @@ func TestSenderRules(t *testing.T) {
 		{"remote sender", Envelope{IP: outsider, MailFrom: "x@remote.example", Rcpt: "a@local.example"}, allowed},
 		{"spoofed local", Envelope{IP: outsider, MailFrom: "ceo@local.example", Rcpt: "a@local.example"}, spoofed},
 		{"spoofed local case dot", Envelope{IP: outsider, MailFrom: "<ceo@LOCAL.example.>", Rcpt: "a@local.example"}, spoofed},
-		{"spoofed local IDN", Envelope{IP: outsider, MailFrom: "ceo@bücher.example", Rcpt: "a@local.example"}, spoofed},
+		{"spoofed local IDN", Envelope{IP: outsider, MailFrom: "ceo@bücher.example", Rcpt: "a@local.example", SMTPUTF8: true}, spoofed},
+		{"IDN sender without SMTPUTF8", Envelope{IP: insider, MailFrom: "ceo@bücher.example", Rcpt: "a@local.example"}, nonASCII},
 		{"spoofed via route", Envelope{IP: outsider, MailFrom: "<@x.example:ceo@local.example>", Rcpt: "a@local.example"}, spoofed},
 		{"spoofed routed", Envelope{IP: outsider, MailFrom: "ceo%x@local.example", Rcpt: "a@local.example"}, spoofed},
 		{"spoofed subdomain entry", Envelope{IP: outsider, MailFrom: "a@x.sub.example", Rcpt: "a@local.example"}, spoofed},
@@ -220,7 +231,7 @@ func TestSenderLoginArgument(t *testing.T) {
 		{"x@[192.0.2.1]", "x@[192.0.2.1]"},
 		{"x@[IPv6:2001:DB8::1]", "x@[IPv6:2001:db8::1]"},
 	} {
-		Check(p, Envelope{IP: outsider, AuthUser: "u", MailFrom: c.from, Rcpt: "postmaster"})
+		Check(p, Envelope{IP: outsider, AuthUser: "u", MailFrom: c.from, Rcpt: "postmaster", SMTPUTF8: true})
 		if gotUser != "u" || gotSender != c.want {
 			t.Errorf("SenderLogin(%q, %q), want %q", gotUser, gotSender, c.want)
 		}
@@ -314,4 +325,111 @@ func BenchmarkCheck(b *testing.B) {
 			c.Check(ctx, s)
 		}
 	})
+}
+
+// TestSMTPUTF8: without SMTPUTF8 an 8-bit address is refused to everyone
+// (553 5.6.7), so that no look-alike of our domain that an MTA down the
+// line could fold into it counts as local; with SMTPUTF8 the domain is
+// mapped by UTS #46 non-transitional processing, as an MTA resolving it
+// does.
+func TestSMTPUTF8(t *testing.T) {
+	p := policy()
+	for _, c := range []struct {
+		rcpt       string
+		withUTF8   want // as an anonymous outsider
+		mappedHere bool // UTS #46 maps it onto local.example
+	}{
+		{"victim@loc\u00adal.example", allowed, true},     // soft hyphen: ignored
+		{"victim@ｌocal.example", allowed, true},           // full-width letter
+		{"victim@local。example", allowed, true},           // ideographic full stop
+		{"victim@local.example\u200b", allowed, true},     // zero-width space: ignored
+		{"victim@local.example。", allowed, true},          // mapped trailing dot
+		{"victim@loc\u200dal.example", badRcpt, false},    // ZWJ outside a joining context: invalid
+		{"victim@lоcal.example", relayDeny, false},        // Cyrillic о: another domain
+		{"vіctim@local.example", allowed, false},          // UTF-8 local part
+		{"victim@xn--lcal-5qa.example", relayDeny, false}, // A-label of a look-alike
+		{"victim\u00ad%remote.example@local.example", relayDeny, false},
+	} {
+		for _, cl := range []Envelope{{IP: outsider}, {IP: insider}, {IP: outsider, AuthUser: "u", TLS: true}} {
+			e := cl
+			e.MailFrom, e.Rcpt = "a@remote.example", c.rcpt
+			if !isASCII(c.rcpt) {
+				checkWant(t, c.rcpt+" without SMTPUTF8", Check(p, e), nonASCII)
+			}
+			e.MailFrom = "\u00e1@remote.example"
+			if !isASCII(c.rcpt) {
+				checkWant(t, c.rcpt+" with an 8-bit sender, without SMTPUTF8", Check(p, e), nonASCII)
+			}
+		}
+		got := Check(p, Envelope{IP: outsider, MailFrom: "a@remote.example", Rcpt: c.rcpt, SMTPUTF8: true})
+		checkWant(t, c.rcpt+" with SMTPUTF8", got, c.withUTF8)
+		if c.mappedHere && got.Reason != "local domain" {
+			t.Errorf("%q with SMTPUTF8: %q, want local domain", c.rcpt, got.Reason)
+		}
+	}
+	// The reply says what the client must do.
+	r := Check(p, Envelope{IP: outsider, Rcpt: "victim@ｌocal.example"})
+	if r.Reason != "Must declare SMTPUTF8 to send unicode address" || r.Err == nil {
+		t.Errorf("reason %q, err %v", r.Reason, r.Err)
+	}
+	// The Checker reads SMTPUTF8 from the session.
+	c := New(p)
+	s := &verdict.Session{IP: outsider, MailFrom: "a@remote.example", Rcpt: "victim@ｌocal.example"}
+	checkWant(t, "Checker without SMTPUTF8", c.Check(context.Background(), s), nonASCII)
+	s.SMTPUTF8 = true
+	checkWant(t, "Checker with SMTPUTF8", c.Check(context.Background(), s), allowed)
+}
+
+// TestClientCert: a TLS client certificate whose fingerprint is listed
+// permits relay like a trusted network (Postfix permit_tls_clientcerts).
+func TestClientCert(t *testing.T) {
+	const (
+		fp    = "3f1e2a6b7c8d9e0f112233445566778899aabbccddeeff00112233445566aabb"
+		other = "0000000000000000000000000000000000000000000000000000000000000001"
+	)
+	colons := strings.ToUpper(fp[:2])
+	for i := 2; i < len(fp); i += 2 {
+		colons += ":" + strings.ToUpper(fp[i:i+2])
+	}
+	for _, listed := range []string{fp, strings.ToUpper(fp), colons} {
+		p := policy()
+		p.ClientCerts = []string{"not a fingerprint", "abcd", listed}
+		for _, c := range []struct {
+			name string
+			e    Envelope
+			want want
+		}{
+			{"listed", Envelope{IP: outsider, TLS: true, ClientCert: fp, MailFrom: "ceo@local.example", Rcpt: "a@remote.example"}, allowed},
+			{"listed, upper case", Envelope{IP: outsider, TLS: true, ClientCert: strings.ToUpper(fp), Rcpt: "a@remote.example"}, allowed},
+			{"not listed", Envelope{IP: outsider, TLS: true, ClientCert: other, Rcpt: "a@remote.example"}, relayDeny},
+			{"listed without TLS", Envelope{IP: outsider, ClientCert: fp, Rcpt: "a@remote.example"}, relayDeny},
+			{"no certificate", Envelope{IP: outsider, TLS: true, Rcpt: "a@remote.example"}, relayDeny},
+			{"listed, local sender is not spoofing", Envelope{IP: outsider, TLS: true, ClientCert: fp, MailFrom: "ceo@local.example", Rcpt: "a@local.example"}, allowed},
+		} {
+			got := Check(p, c.e)
+			checkWant(t, c.name+" ("+listed[:5]+")", got, c.want)
+			if c.want == allowed && c.e.Rcpt == "a@remote.example" && got.Reason != "trusted client certificate may relay" {
+				t.Errorf("%s: reason %q", c.name, got.Reason)
+			}
+		}
+		// Submission mode: a listed certificate counts as trusted.
+		p.RequireAuth = true
+		checkWant(t, "submission, listed", Check(p, Envelope{IP: outsider, TLS: true, ClientCert: fp, Rcpt: "a@remote.example"}), allowed)
+		checkWant(t, "submission, not listed", Check(p, Envelope{IP: outsider, TLS: true, ClientCert: other, Rcpt: "a@remote.example"}), mustAuth)
+	}
+	// New copies the list: a later change has no effect.
+	p := policy()
+	p.ClientCerts = []string{fp}
+	c := New(p)
+	p.ClientCerts[0] = other
+	checkWant(t, "copied", c.Evaluate(Envelope{IP: outsider, TLS: true, ClientCert: fp, Rcpt: "a@remote.example"}), allowed)
+}
+
+func TestFingerprint(t *testing.T) {
+	cert := &x509.Certificate{Raw: []byte("not really DER")}
+	// sha256("not really DER")
+	sum := sha256.Sum256(cert.Raw)
+	if got, want := Fingerprint(cert), hex.EncodeToString(sum[:]); got != want || len(got) != 64 || got != strings.ToLower(got) {
+		t.Errorf("Fingerprint = %q, want %q", got, want)
+	}
 }

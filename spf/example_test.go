@@ -35,21 +35,3 @@ func ExampleReceivedSPF() {
 	// Output:
 	// Received-SPF: pass (mx.example.net: domain of example.org designates 192.0.2.1 as permitted sender) client-ip=192.0.2.1; receiver=mx.example.net; identity=mailfrom; envelope-from="joe@example.org"; helo=mail.example.org
 }
-
-func ExampleCheckSenderDomain() {
-	r := resolvertest.MustNew(`
-$ORIGIN example.org.
-@        MX 10 mx.example.org.
-mx       A  192.0.2.25
-nomail   MX 0 .
-`)
-	ctx := context.Background()
-	for _, from := range []string{"joe@example.org", "joe@nomail.example.org", "joe@nowhere.example.org"} {
-		res := spf.CheckSenderDomain(ctx, r, from, nil)
-		fmt.Printf("%s %s %d %s: %s\n", res.Status, res.Action, res.Code, res.Enhanced, res.Reason)
-	}
-	// Output:
-	// pass accept 0 : sender domain example.org has MX records
-	// fail reject 550 5.7.27: sender domain nomail.example.org accepts no mail (null MX)
-	// fail tempfail 450 4.1.8: sender domain nowhere.example.org has no MX or address records
-}

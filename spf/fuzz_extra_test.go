@@ -33,11 +33,11 @@ func printable(r rune) rune {
 }
 
 // FuzzClientIdentity feeds the client's own words, its HELO name and MAIL
-// FROM address, to every entry point that reads them: Check, CheckHelo,
-// CheckSenderDomain and ReceivedSPF. Whatever they are, nothing panics,
-// every reason is one printable line of at most twice MaxReason, a sender-domain result
-// demands nothing but what its status allows, and the Received-SPF value
-// is one printable line with balanced quotes and no ';' inside them.
+// FROM address, to every entry point that reads them: Check, CheckHelo
+// and ReceivedSPF. Whatever they are, nothing panics, every reason is
+// one printable line of at most twice MaxReason, a result demands nothing
+// but what its status allows, and the Received-SPF value is one printable
+// line with balanced quotes and no ';' inside them.
 func FuzzClientIdentity(f *testing.F) {
 	for _, s := range [][2]string{
 		{"mail.example.org", "joe@example.org"},
@@ -60,7 +60,6 @@ func FuzzClientIdentity(f *testing.F) {
 		results := []verdict.Result{
 			Check(ctx, r, ip, helo, mailFrom),
 			CheckHelo(ctx, r, ip, helo),
-			CheckSenderDomain(ctx, r, mailFrom, nil),
 		}
 		for _, res := range results {
 			// A reason quotes at most a Printable-sized piece of client

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mtaguard/mtaguard/fcrdns"
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
@@ -21,7 +22,7 @@ func (s *Server) stamp(vs *verdict.Session, rcpts []string, d verdict.Decision, 
 	var h bytes.Buffer
 	fmt.Fprintf(&h, "Return-Path: <%s>\r\n", headerSafe(vs.MailFrom))
 	remote := "unknown"
-	if r, ok := vs.Result("fcrdns"); ok && r.Status == verdict.Pass && r.Domain != "" {
+	if r, ok := vs.Result(fcrdns.Name); ok && r.Status == verdict.Pass && r.Domain != "" {
 		remote = headerSafe(r.Domain)
 	}
 	with := "ESMTP"

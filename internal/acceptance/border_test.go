@@ -126,6 +126,16 @@ func TestBorderHostileHELO(t *testing.T) {
 		"]",
 		"x;y",
 		"helo=[10.1.2.3]",
+		// A bare CR ends a line for mail readers: written verbatim, it
+		// would cut our border's field short.
+		"x (x [10.1.2.3])\rX-A: b",
+		"x (x [203.0.113.99])\r",
+		"x\rReceived: from y (y [10.1.2.3]) by z; Mon, 2 Mar 2026 09:00:00 +0000",
+		// Dialects of other MTAs, written into a Postfix field.
+		"[203.0.113.99] (HELO x)",
+		"x (account a HELO [10.1.2.3])",
+		"x [203.0.113.99] by",
+		"x ([203.0.113.99:25] helo=y)",
 	}
 	real := netip.MustParseAddr("192.0.2.10")
 	below := []string{"Received: from spoof.example (spoof.example [198.51.100.77]) by x; Mon, 2 Mar 2026 09:00:00 +0000\r\n"}

@@ -20,6 +20,7 @@ import (
 	"github.com/mtaguard/mtaguard/resolver/resolvertest"
 	"github.com/mtaguard/mtaguard/spf"
 	"github.com/mtaguard/mtaguard/verdict"
+	"github.com/mtaguard/mtaguard/verify"
 )
 
 // deadline is the policy's stage deadline in the fault tests, and slack
@@ -116,10 +117,10 @@ func checkCases(t testing.TB) []checkCase {
 			return spf.Check(ctx, r, outsideIP, "bot.example.com", mailFrom)
 		}},
 		{"sender-domain/pass", verdict.Pass, func(ctx context.Context, r allResolver) verdict.Result {
-			return spf.CheckSenderDomain(ctx, r, mailFrom, nil)
+			return verify.CheckSenderDomain(ctx, r, mailFrom, nil)
 		}},
 		{"sender-domain/unknown", verdict.Fail, func(ctx context.Context, r allResolver) verdict.Result {
-			return spf.CheckSenderDomain(ctx, r, "x@nx.example.org", nil)
+			return verify.CheckSenderDomain(ctx, r, "x@nx.example.org", nil)
 		}},
 		{"dkim/pass", verdict.Pass, func(ctx context.Context, r allResolver) verdict.Result {
 			return dkim.Check(ctx, r, bytes.NewReader(good))

@@ -17,6 +17,7 @@ import (
 	"github.com/mtaguard/mtaguard/resolver/resolvertest"
 	"github.com/mtaguard/mtaguard/spf"
 	"github.com/mtaguard/mtaguard/verdict"
+	"github.com/mtaguard/mtaguard/verify"
 )
 
 // worldZoneWithout is worldZone less the records of the names given, for
@@ -60,7 +61,7 @@ func checkSPF(ctx context.Context, r allResolver) verdict.Result {
 	return spf.Check(ctx, r, clientIP, heloName, mailFrom)
 }
 func checkSender(ctx context.Context, r allResolver) verdict.Result {
-	return spf.CheckSenderDomain(ctx, r, mailFrom, nil)
+	return verify.CheckSenderDomain(ctx, r, mailFrom, nil)
 }
 func checkDNSBL(ctx context.Context, r allResolver) verdict.Result {
 	return dnsbl.Check(ctx, r, clientIP, ipLists)

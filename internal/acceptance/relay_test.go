@@ -179,7 +179,10 @@ func TestOpenRelayBattery(t *testing.T) {
 	for _, cl := range clients {
 		for _, b := range battery {
 			allowed := b.kind == local || b.kind == relaying && cl.mayRelay
-			e := relay.Envelope{IP: cl.ip, AuthUser: cl.authUser, TLS: cl.tls, MailFrom: "sender@example.com", Rcpt: b.rcpt}
+			// An 8-bit recipient is put with SMTPUTF8 (RFC 6531); without
+			// it, TestNonASCIIWithoutSMTPUTF8 says what happens.
+			utf8 := !isASCII(b.rcpt)
+			e := relay.Envelope{IP: cl.ip, AuthUser: cl.authUser, TLS: cl.tls, MailFrom: "sender@example.com", Rcpt: b.rcpt, SMTPUTF8: utf8}
 			res := relay.Check(rp, e)
 			if got := res.Action != verdict.Reject; got != allowed {
 				t.Errorf("%s → %q: relay.Check %v %d %s %q, want allowed=%v", cl.name, b.rcpt, res.Status, res.Code, res.Enhanced, res.Reason, allowed)
@@ -198,7 +201,7 @@ func TestOpenRelayBattery(t *testing.T) {
 			}
 
 			// The same through Policies, as a server evaluates a RCPT.
-			s := &verdict.Session{IP: cl.ip, AuthUser: cl.authUser, TLS: cl.tls, HELO: "client.example.com", MailFrom: "sender@example.com"}
+			s := &verdict.Session{IP: cl.ip, AuthUser: cl.authUser, TLS: cl.tls, HELO: "client.example.com", MailFrom: "sender@example.com", SMTPUTF8: utf8}
 			for _, p := range []*verdict.Policy{relayOnly, full} {
 				d := p.Evaluate(context.Background(), s.ForRcpt(b.rcpt), verdict.Rcpt)
 				switch {
@@ -227,7 +230,7 @@ func TestRelayTLSAuthOnly(t *testing.T) {
 		if b.kind != relaying {
 			continue
 		}
-		res := relay.Check(rp, relay.Envelope{IP: outsideIP, AuthUser: "alice", MailFrom: "alice@example.net", Rcpt: b.rcpt})
+		res := relay.Check(rp, relay.Envelope{IP: outsideIP, AuthUser: "alice", MailFrom: "alice@example.net", Rcpt: b.rcpt, SMTPUTF8: !isASCII(b.rcpt)})
 		if res.Action != verdict.Reject {
 			t.Errorf("AUTH without TLS → %q: %v %q, want refused", b.rcpt, res.Status, res.Reason)
 		}
@@ -247,7 +250,7 @@ func TestSenderSpoofing(t *testing.T) {
 	}
 	for _, cl := range clients {
 		for _, from := range senders {
-			res := relay.Check(rp, relay.Envelope{IP: cl.ip, AuthUser: cl.authUser, TLS: cl.tls, MailFrom: from, Rcpt: "bob@example.net"})
+			res := relay.Check(rp, relay.Envelope{IP: cl.ip, AuthUser: cl.authUser, TLS: cl.tls, MailFrom: from, Rcpt: "bob@example.net", SMTPUTF8: !isASCII(from)})
 			refused := res.Action == verdict.Reject
 			if refused == cl.mayRelay {
 				t.Errorf("%s with MAIL FROM %q: %v %d %s %q", cl.name, from, res.Status, res.Code, res.Enhanced, res.Reason)
@@ -257,4 +260,64 @@ func TestSenderSpoofing(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestNonASCIIWithoutSMTPUTF8: without the SMTPUTF8 parameter an address
+// with a byte above 127 is no address at all (RFC 6531): it is refused to
+// every client with 553 5.6.7, as Postfix's smtpd does, through
+// relay.Check and through a Policy. Among them are the look-alikes of our
+// own domain that an MTA folding by IDNA would route to us: a soft
+// hyphen, a full-width letter, an ideographic full stop, a trailing
+// zero-width space.
+func TestNonASCIIWithoutSMTPUTF8(t *testing.T) {
+	t.Parallel()
+	rp := batteryPolicy()
+	pol := &verdict.Policy{Checks: []verdict.Check{relay.New(rp)}, Quarantine: 6, Reject: 15}
+	rcpts := []string{
+		"victim@exam\u00adple.net", "victim@ｅxample.net", "victim@example。net", "victim@example.net\u200b",
+		"bob@bücher.example", "jösé@example.net", "victim@exаmple.net", "victim@example.net\xff",
+	}
+	for _, b := range battery {
+		if !isASCII(b.rcpt) {
+			rcpts = append(rcpts, b.rcpt)
+		}
+	}
+	for _, cl := range clients {
+		for _, rcpt := range rcpts {
+			for _, e := range []relay.Envelope{
+				{IP: cl.ip, AuthUser: cl.authUser, TLS: cl.tls, MailFrom: "sender@example.com", Rcpt: rcpt},
+				{IP: cl.ip, AuthUser: cl.authUser, TLS: cl.tls, MailFrom: rcpt, Rcpt: "bob@example.net"},
+			} {
+				res := relay.Check(rp, e)
+				if res.Action != verdict.Reject || res.Code != 553 || res.Enhanced != "5.6.7" {
+					t.Errorf("%s, MAIL FROM %q RCPT TO %q: %v %d %s %q, want 553 5.6.7", cl.name, e.MailFrom, e.Rcpt, res.Action, res.Code, res.Enhanced, res.Reason)
+				}
+				s := &verdict.Session{IP: cl.ip, AuthUser: cl.authUser, TLS: cl.tls, HELO: "client.example.com", MailFrom: e.MailFrom}
+				if d := pol.Evaluate(context.Background(), s.ForRcpt(e.Rcpt), verdict.Rcpt); d.Code != 553 || d.Enhanced != "5.6.7" {
+					t.Errorf("%s, MAIL FROM %q RCPT TO %q: policy %s, want 553 5.6.7", cl.name, e.MailFrom, e.Rcpt, d)
+				}
+			}
+		}
+	}
+	// With SMTPUTF8 the same addresses are mapped as an MTA resolving them
+	// does (IDNA2008, UTS #46 non-transitional): the look-alikes that map
+	// onto example.net are ours, the others are not.
+	for rcpt, local := range map[string]bool{
+		"victim@exam\u00adple.net": true, "victim@ｅxample.net": true, "victim@example。net": true,
+		"victim@example.net\u200b": true, "victim@exаmple.net": false,
+	} {
+		res := relay.Check(rp, relay.Envelope{IP: outsideIP, MailFrom: "sender@example.com", Rcpt: rcpt, SMTPUTF8: true})
+		if got := res.Action == verdict.Accept; got != local {
+			t.Errorf("SMTPUTF8 RCPT TO %q: %v %d %q, want local=%v", rcpt, res.Action, res.Code, res.Reason, local)
+		}
+	}
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/mtaguard/mtaguard/resolver/resolvertest"
 	"github.com/mtaguard/mtaguard/spf"
 	"github.com/mtaguard/mtaguard/verdict"
+	"github.com/mtaguard/mtaguard/verify"
 )
 
 // The world of most tests: a well-run sender (example.org, its mail server
@@ -256,10 +257,10 @@ func fullPolicy(r allResolver, store greylist.Store, c *clock, deadline time.Dur
 			fcrdns.New(r, nil),
 			dnsbl.New(r, ipLists, &dnsbl.Options{Timeout: deadline}),
 			helo.New(r, &helo.Options{LocalNames: []string{"example.net"}, TrustedNets: trusted}),
-			dnsbl.New(r, domainLists, &dnsbl.Options{Identity: dnsbl.HELO, Timeout: deadline}),
+			dnsbl.New(r, domainLists, &dnsbl.Options{Identity: dnsbl.Helo, Timeout: deadline}),
 			dnsbl.New(r, domainLists, &dnsbl.Options{Identity: dnsbl.RDNS, Timeout: deadline}),
 			spf.New(r, nil),
-			spf.NewSenderDomain(r, nil),
+			verify.NewSenderDomain(r, nil),
 			dnsbl.New(r, domainLists, &dnsbl.Options{Identity: dnsbl.MailFrom, Timeout: deadline}),
 			relay.New(relayPolicy()),
 			greylist.New(store, &greylist.Options{Now: c.Now, TrustedNets: trusted}),

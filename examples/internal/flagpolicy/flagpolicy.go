@@ -7,6 +7,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -26,6 +27,7 @@ import (
 	"github.com/mtaguard/mtaguard/resolver/resolvertest"
 	"github.com/mtaguard/mtaguard/spf"
 	"github.com/mtaguard/mtaguard/verdict"
+	"github.com/mtaguard/mtaguard/verify"
 )
 
 // Config holds the flag values. Register fills it in; Build turns it into
@@ -46,6 +48,10 @@ type Config struct {
 	DeferDNS     bool // a DNS failure in SPF defers (451 4.4.3) rather than letting the message through unchecked
 	Timeout      time.Duration
 	NonGlobal    bool // look up private and loopback client addresses too (test setups)
+
+	// Address verification by callout (package verify).
+	VerifySender    bool   // verify senders at their MX (reject_unverified_sender)
+	VerifyRecipient string // host:port of the inside server that verifies recipients of our domains
 }
 
 // list is a flag holding a comma-separated list; repeating the flag adds.
@@ -80,6 +86,9 @@ func Register(fs *flag.FlagSet) *Config {
 	fs.BoolVar(&c.DeferDNS, "defer-dns", true, "defer (451 4.4.3) when a DNS failure leaves SPF undecided, as Postfix defers on temporary lookup failures")
 	fs.DurationVar(&c.Timeout, "timeout", verdict.DefaultTimeout, "deadline of each stage's checks")
 	fs.BoolVar(&c.NonGlobal, "nonglobal", false, "check private and loopback client addresses too (for test setups)")
+
+	fs.BoolVar(&c.VerifySender, "verify-sender", false, "verify each sender by a callout to its MX: 550 5.1.7 when it is refused there (reject_unverified_sender)")
+	fs.StringVar(&c.VerifyRecipient, "verify-recipient", "", "verify recipients of the -local and -relay-domains domains by a callout to this inside server `host:port`: 550 5.1.1 for unknown users, 450 4.1.1 when it cannot tell (reject_unverified_recipient)")
 	return c
 }
 
@@ -92,6 +101,7 @@ type Resolver interface {
 	spf.Resolver
 	dkim.Resolver
 	dmarc.Resolver
+	verify.Resolver
 }
 
 // Build returns the policy the flags describe, the resolver its checks use,
@@ -121,11 +131,16 @@ func (c *Config) Build(ctx context.Context) (*verdict.Policy, Resolver, func(), 
 		spf.New(r, &spf.Options{Reject: c.SPFReject, Defer: c.DeferDNS, Receiver: c.Hostname}),
 		// Postfix's reject_unknown_sender_domain: 450 for an unknown
 		// domain, 550 5.7.27 for a null MX.
-		spf.NewSenderDomain(r, nil),
+		verify.NewSenderDomain(r, nil),
 		relay.New(&relay.Policy{LocalDomains: local, RelayDomains: c.RelayDomains, TrustedNets: trusted}),
 		dkim.New(r, nil),
 		dmarc.New(r, nil),
 	}
+	vc, err := c.verifyChecks(r)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	checks = append(checks, vc...)
 	if len(lists) > 0 {
 		checks = append(checks, dnsbl.New(r, lists, &dnsbl.Options{NonGlobal: c.NonGlobal}))
 	}
@@ -168,6 +183,39 @@ func (c *Config) Build(ctx context.Context) (*verdict.Policy, Resolver, func(), 
 		},
 	}
 	return p, r, closer, nil
+}
+
+// verifyChecks returns the callout checks the -verify flags ask for. They
+// share one Callout, so one cache and one set of per-domain limits.
+func (c *Config) verifyChecks(r Resolver) ([]verdict.Check, error) {
+	if !c.VerifySender && c.VerifyRecipient == "" {
+		return nil, nil
+	}
+	co := &verify.Callout{Resolver: r, HELO: c.Hostname, Cache: verify.NewMemoryCache(), NonGlobal: c.NonGlobal}
+	var checks []verdict.Check
+	if c.VerifySender {
+		// An unknown sender is refused; a sender whose MX cannot be
+		// asked is let through, as Postfix's default
+		// unverified_sender_tempfail_action lets the rest decide.
+		checks = append(checks, verify.NewSender(co, &verify.Options{Reject: true}))
+	}
+	if c.VerifyRecipient != "" {
+		if _, port, err := net.SplitHostPort(c.VerifyRecipient); err != nil || port == "" {
+			return nil, fmt.Errorf("-verify-recipient %q: want host:port", c.VerifyRecipient)
+		}
+		ours := append(append([]string{}, c.LocalDomains...), c.RelayDomains...)
+		hop := []string{c.VerifyRecipient}
+		co.Route = func(domain string) []string {
+			for _, d := range ours {
+				if strings.EqualFold(strings.TrimSuffix(d, "."), domain) {
+					return hop
+				}
+			}
+			return nil
+		}
+		checks = append(checks, verify.NewRecipient(co, &verify.Options{Reject: true, Defer: true, Domains: ours}))
+	}
+	return checks, nil
 }
 
 func (c *Config) resolver() (Resolver, error) {
