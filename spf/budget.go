@@ -20,8 +20,8 @@ const (
 	maxNames = 10
 	// maxQueries bounds the DNS questions of one check: the record;
 	// ten terms each asking one question and, for mx and ptr, one address
-	// question for each of at most ten names (an a or exists term asks two
-	// for an IPv6 client, fewer than that); at most ten records fetched
+	// question for each of at most ten names (an a or exists term asks at
+	// most two); at most ten records fetched
 	// ahead that the evaluation never reached (ahead); the %{p} macro's
 	// PTR question and its ten names; the explanation (§6.2, not
 	// counted by the RFC).

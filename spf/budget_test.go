@@ -168,3 +168,26 @@ func TestAddressBombOverTheWire(t *testing.T) {
 	}
 	t.Logf("%d lookups, %d queries at the server", r.n.Load(), zr.TotalQueries())
 }
+
+// TestBudgetGuard: past maxQueries nothing more is asked, and what asks
+// gets a failure (temperror), never an answer.
+func TestBudgetGuard(t *testing.T) {
+	z := resolvertest.MustNew(testZone)
+	a := &libResolver{r: z}
+	a.queries.Store(maxQueries)
+	ctx := context.Background()
+	if _, err := a.txt(ctx, "example.org"); err != errBudget {
+		t.Errorf("TXT past the budget: %v", err)
+	}
+	if _, err := a.LookupIPAddr(ctx, "mx.example.org"); !isTemporary(err) {
+		t.Errorf("address past the budget: %v, want a temporary error", err)
+	}
+	if n := z.TotalQueries(); n != 0 {
+		t.Errorf("%d questions asked past the budget", n)
+	}
+}
+
+func isTemporary(err error) bool {
+	de, ok := err.(*net.DNSError)
+	return ok && de.Temporary()
+}
