@@ -10,7 +10,7 @@ import (
 )
 
 // DefaultMaxEntries is the bound of a Memory made by NewMemory. At about
-// 100 bytes an entry (BenchmarkMemoryBytesPerEntry) it is some 100 MB when
+// 90 bytes an entry (BenchmarkMemoryBytesPerEntry) it is some 90 MB when
 // full.
 const DefaultMaxEntries = 1_000_000
 
