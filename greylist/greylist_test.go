@@ -53,7 +53,7 @@ func run(t *testing.T, st Store, o *Options, steps []step) {
 		}
 		deferred := s.want == Deferred || s.want == Early
 		switch {
-		case r.Check != "greylist":
+		case r.Check != Name:
 			t.Errorf("step %d: Check %q", i, r.Check)
 		case deferred && (r.Action != verdict.TempFail || r.Code != 451 || r.Enhanced != "4.7.1" || r.Reason != "greylisted, try again later" || r.Status != verdict.SoftFail):
 			t.Errorf("step %d: deferral %+v", i, r)
@@ -289,7 +289,7 @@ func TestStoreErrors(t *testing.T) {
 		err    error
 	}{
 		{"fail open", failing{boom}, nil, verdict.Accept, 0, boom},
-		{"fail closed", failing{boom}, &Options{FailClosed: true}, verdict.TempFail, 451, boom},
+		{"fail closed", failing{boom}, &Options{Defer: true}, verdict.TempFail, 451, boom},
 		{"nil store", nil, nil, verdict.Accept, 0, errNoStore},
 		{"bad state", badState{}, nil, verdict.Accept, 0, nil},
 	} {
@@ -398,5 +398,29 @@ func TestNew(t *testing.T) {
 	// The default clock.
 	if r := New(NewMemory(), nil).Check(ctx, s); r.Action != verdict.TempFail {
 		t.Errorf("default clock: %+v", r)
+	}
+}
+
+// TestCheckerEvaluate: Evaluate runs the check with the checker's store
+// and options, without a session; New copies the options and scores.
+func TestCheckerEvaluate(t *testing.T) {
+	ctx := context.Background()
+	sc := Scores{Passed: -3}
+	o := &Options{Delay: time.Minute, Scores: &sc}
+	c := New(NewMemory(), o)
+	d := New(NewMemory(), nil)
+	saved := DefaultScores
+	defer func() { DefaultScores = saved }()
+	o.Delay, sc.Passed, DefaultScores.Passed = time.Hour, 7, 9
+	tr := Triplet{IP: netip.MustParseAddr("192.0.2.1"), From: snd, Rcpt: rcp}
+	if r := c.Evaluate(ctx, tr, t0); r.Action != verdict.TempFail || r.Check != Name {
+		t.Errorf("first: %+v", r)
+	}
+	if r := c.Evaluate(ctx, tr, t0.Add(2*time.Minute)); r.Status != verdict.Pass || r.Score != -3 {
+		t.Errorf("retry after the delay New saw: %+v", r)
+	}
+	d.Evaluate(ctx, tr, t0)
+	if r := d.Evaluate(ctx, tr, t0.Add(10*time.Minute)); r.Score != saved.Passed {
+		t.Errorf("DefaultScores changed after New: %+v", r)
 	}
 }

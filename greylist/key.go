@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"net/netip"
+
+	"github.com/mtaguard/mtaguard/internal/address"
 )
 
 // keyDomain separates the triplet digests of this scheme from any other
@@ -51,8 +53,10 @@ func makeKey(ip netip.Addr, from, rcpt string, bits4, bits6 int) Key {
 // retries of one message, and the messages of one sender, the same
 // triplet, as postgrey does:
 //
-//   - the whole address lower-cased, angle brackets and one trailing dot
-//     of the domain removed; the null sender is "<>";
+//   - the whole address lower-cased, angle brackets, a source route and
+//     one trailing dot of the domain removed (internal/address: the
+//     domain is after the last '@' outside a quoted local part); the null
+//     sender is "<>";
 //   - BATV tags removed: prvs=TAG=user and prvs=user=TAG (the
 //     draft-levine-smtp-batv tag, a digit, three digits, six hex digits),
 //     msprvs1=TAG=user, btv1==TAG==user;
@@ -68,13 +72,15 @@ func appendSender(dst []byte, s string) []byte {
 	if s == "" {
 		return append(dst, "<>"...)
 	}
-	var scratch [256]byte
-	low := appendLower(scratch[:0], s)
-	local, domain := low, []byte(nil)
-	at := bytes.LastIndexByte(low, '@')
-	if at >= 0 {
-		local, domain = low[:at], bytes.TrimSuffix(low[at+1:], []byte("."))
+	l, d, at := address.Split(s)
+	if !at {
+		l = s
 	}
+	var scratch [256]byte
+	low := appendLower(scratch[:0], l)
+	n := len(low)
+	low = appendLower(low, d)
+	local, domain := low[:n:n], bytes.TrimSuffix(low[n:], []byte("."))
 	local = stripBATV(local)
 	if folded, ok := foldSRS(nil, local); ok {
 		local = folded
@@ -83,7 +89,7 @@ func appendSender(dst []byte, s string) []byte {
 		local = local[:plus]
 	}
 	dst = appendVERP(dst, local)
-	if at >= 0 {
+	if at {
 		dst = append(dst, '@')
 		dst = append(dst, domain...)
 	}

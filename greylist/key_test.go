@@ -11,6 +11,8 @@ func TestSenderNormalisation(t *testing.T) {
 		{"", "<>"},
 		{"<>", "<>"},
 		{"<User@Example.COM.>", "user@example.com"},
+		{"<@relay.example,@b.example:User@Example.COM>", "user@example.com"}, // source route
+		{`"a@b"@Example.COM`, `"a@b"@example.com`},
 		{"list+bounce-123@lists.example", "list@lists.example"},
 		{"bounce-123@x.example", "bounce-#@x.example"},
 		{"bounce-123-456@x.example", "bounce-#-#@x.example"},

@@ -3,13 +3,14 @@ package greylist
 import (
 	"context"
 	"encoding/binary"
+	"hash/maphash"
 	"net/netip"
 	"sync"
 	"time"
 )
 
 // DefaultMaxEntries is the bound of a Memory made by NewMemory. At about
-// 65 bytes an entry (BenchmarkMemoryBytesPerEntry) it is some 65 MB when
+// 90 bytes an entry (BenchmarkMemoryBytesPerEntry) it is some 90 MB when
 // full.
 const DefaultMaxEntries = 1_000_000
 
@@ -18,6 +19,9 @@ const DefaultMaxEntries = 1_000_000
 // other.
 const numShards = 64
 
+// shardBits is log2(numShards): a shard is the top bits of a hash.
+const shardBits = 6
+
 // Memory is the embedded Store: in-process, safe for concurrent use,
 // bounded, with expiring entries. Create it with NewMemory or
 // NewMemorySize.
@@ -25,7 +29,11 @@ const numShards = 64
 // All the entries of one client network live in one of 64 shards, and each
 // shard holds at most its share of the bound, so a flood of distinct
 // triplets, even from many networks, cannot grow the store past it, and a
-// flood from one network can only displace entries of its own shard. A
+// flood from one network can only displace entries of its own shard. The
+// shard of a network is a hash keyed with a secret random to each Memory
+// (hash/maphash), so that a client cannot pick networks that share a
+// victim's shard and displace its pending triplet with a small flood: to
+// displace it, a flood has to fill every shard, the whole bound. A
 // shard keeps its triplets in the order they were added: when it is full,
 // the oldest pending triplet is displaced, which is the one closest to the
 // end of its retry window, while a triplet that passed gets a second
@@ -37,6 +45,7 @@ const numShards = 64
 // save and load a snapshot.
 type Memory struct {
 	perShard int
+	seed     maphash.Seed // the key of the shard hash
 	shards   [numShards]shard
 }
 
@@ -44,10 +53,20 @@ type shard struct {
 	mu   sync.Mutex
 	grey map[uint64]greyEntry
 	nets map[netKey]netEntry
-	// order holds each key of grey once, oldest from head on.
-	order []uint64
+	// order holds each key of grey once, oldest from head on, with
+	// its client network, which only a snapshot needs: a Memory loading
+	// one places each triplet in the shard of its network under its own
+	// key. Here rather than in grey, whose entries stay small for the
+	// cache.
+	order []ordered
 	head  int
 	_     [16]byte // keep neighbouring shards' locks off one cache line
+}
+
+// ordered is a triplet's key in a shard's order, with its network.
+type ordered struct {
+	k   uint64
+	net netKey
 }
 
 // greyEntry is a triplet's record; times are Unix milliseconds. Whether
@@ -87,9 +106,10 @@ func netKeyOf(p netip.Prefix) netKey {
 	return netKey{binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:]), uint8(p.Bits())}
 }
 
-func (k netKey) shard() int {
-	h := (k.hi ^ k.lo*0x9e3779b97f4a7c15 ^ uint64(k.bits)) * 0xbf58476d1ce4e5b9
-	return int(h >> (64 - 6))
+// shardOf returns the shard of a client network: the top bits of its
+// hash under m's key.
+func (m *Memory) shardOf(k netKey) int {
+	return int(maphash.Comparable(m.seed, k) >> (64 - shardBits))
 }
 
 // NewMemory returns a Memory store holding at most DefaultMaxEntries
@@ -102,7 +122,7 @@ func NewMemory() *Memory {
 // (and at least 64: one a shard). An entry is a triplet or a client
 // network's auto-allow record.
 func NewMemorySize(maxEntries int) *Memory {
-	m := &Memory{perShard: max(1, maxEntries/numShards)}
+	m := &Memory{perShard: max(1, maxEntries/numShards), seed: maphash.MakeSeed()}
 	for i := range m.shards {
 		m.shards[i].grey = make(map[uint64]greyEntry)
 		m.shards[i].nets = make(map[netKey]netEntry)
@@ -131,7 +151,7 @@ func (m *Memory) Observe(ctx context.Context, k Key, t time.Time, r Rules) (Outc
 	now := t.UnixMilli()
 	delay, window, life, every := r.Delay.Milliseconds(), r.RetryWindow.Milliseconds(), r.Lifetime.Milliseconds(), r.CountEvery.Milliseconds()
 	nk := netKeyOf(k.Net)
-	sh := &m.shards[nk.shard()]
+	sh := &m.shards[m.shardOf(nk)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 
@@ -155,7 +175,7 @@ func (m *Memory) Observe(ctx context.Context, k Key, t time.Time, r Rules) (Outc
 		if ok {
 			sh.grey[gk] = e
 		} else {
-			m.addGrey(sh, gk, e, now)
+			m.addGrey(sh, ordered{gk, nk}, e, now)
 		}
 		return Outcome{State: Deferred, First: t}, nil
 	}
@@ -188,19 +208,19 @@ func (m *Memory) Observe(ctx context.Context, k Key, t time.Time, r Rules) (Outc
 // Before that it looks at the two oldest triplets: an expired one is
 // dropped, a passed one goes to the back. That drops expired entries
 // faster than new ones arrive once most have expired.
-func (m *Memory) addGrey(sh *shard, k uint64, e greyEntry, now int64) {
+func (m *Memory) addGrey(sh *shard, o ordered, e greyEntry, now int64) {
 	for range 2 {
 		if sh.head == len(sh.order) {
 			break
 		}
 		old := sh.order[sh.head]
-		oe := sh.grey[old]
+		oe := sh.grey[old.k]
 		if oe.expire() > now && !oe.passed() {
 			break
 		}
 		sh.pop()
 		if oe.expire() <= now {
-			delete(sh.grey, old)
+			delete(sh.grey, old.k)
 		} else {
 			sh.order = append(sh.order, old)
 		}
@@ -208,8 +228,8 @@ func (m *Memory) addGrey(sh *shard, k uint64, e greyEntry, now int64) {
 	if len(sh.grey)+len(sh.nets) >= m.perShard {
 		m.evict(sh, now)
 	}
-	sh.grey[k] = e
-	sh.order = append(sh.order, k)
+	sh.grey[o.k] = e
+	sh.order = append(sh.order, o)
 }
 
 // addNet adds a new network record to sh, which is locked, making room
@@ -232,13 +252,13 @@ const secondChances = 8
 // fewest passes, soonest to expire, of a few sampled.
 func (m *Memory) evict(sh *shard, now int64) {
 	for i := 0; sh.head < len(sh.order); i++ {
-		k := sh.pop()
-		e := sh.grey[k]
+		o := sh.pop()
+		e := sh.grey[o.k]
 		if e.expire() <= now || !e.passed() || i == secondChances {
-			delete(sh.grey, k)
+			delete(sh.grey, o.k)
 			return
 		}
-		sh.order = append(sh.order, k)
+		sh.order = append(sh.order, o)
 	}
 	var victim netKey
 	var worst netEntry
@@ -256,7 +276,7 @@ func (m *Memory) evict(sh *shard, now int64) {
 
 // pop removes the oldest key from sh.order, compacting it now and then so
 // that it stays within twice the number of triplets.
-func (sh *shard) pop() uint64 {
+func (sh *shard) pop() ordered {
 	k := sh.order[sh.head]
 	sh.head++
 	if sh.head >= 1024 && 2*sh.head >= len(sh.order) {

@@ -2,6 +2,7 @@ package greylist
 
 import (
 	"context"
+	"encoding/binary"
 	"net/netip"
 	"strconv"
 	"testing"
@@ -82,12 +83,73 @@ func TestMemoryExpiry(t *testing.T) {
 }
 
 func TestNetKeyShard(t *testing.T) {
+	m := NewMemorySize(64)
 	seen := map[int]bool{}
 	for i := range 4096 {
-		seen[netKeyOf(netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(i >> 4), byte(i), 0, 0}), 24)).shard()] = true
+		seen[m.shardOf(netKeyOf(netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(i >> 4), byte(i), 0, 0}), 24)))] = true
 	}
 	if len(seen) != numShards {
 		t.Errorf("networks spread over %d shards", len(seen))
+	}
+	// Each Memory has its own key: two stores place networks differently.
+	other, same := NewMemorySize(64), 0
+	for i := range 256 {
+		k := netKeyOf(netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 24))
+		if m.shardOf(k) == other.shardOf(k) {
+			same++
+		}
+	}
+	if same > 64 {
+		t.Errorf("%d of 256 networks in the same shard in two stores", same)
+	}
+}
+
+// publicShard is the shard function of the store before it was keyed: a
+// fixed mix of the network, which anyone can compute.
+func publicShard(k netKey) int {
+	h := (k.hi ^ k.lo*0x9e3779b97f4a7c15 ^ uint64(k.bits)) * 0xbf58476d1ce4e5b9
+	return int(h >> (64 - shardBits))
+}
+
+// TestMemoryChosenNetworks is the attack on the unkeyed shards: an
+// attacker picks IPv6 /64s that the public shard function puts in the
+// shard of a victim's network, and sends one RCPT from each, to displace
+// the victim's pending triplet before its MTA retries (with the fixed
+// hash, a flood of one shard's share of the bound sufficed: 15,700 RCPTs
+// in a store of 1,000,000). With the keyed hash the chosen networks land
+// all over the store, and the victim's retry passes.
+func TestMemoryChosenNetworks(t *testing.T) {
+	ctx := context.Background()
+	r := resolve(nil).rules
+	const perShard = 200
+	m := NewMemorySize(numShards * perShard)
+	victimIP := netip.MustParseAddr("2001:db8:1:2::25")
+	victim := makeKey(victimIP, "alice@example.org", "bob@example.net", 24, 64)
+	if o, _ := m.Observe(ctx, victim, t0, r); o.State != Deferred {
+		t.Fatalf("victim's first attempt: %v", o.State)
+	}
+	target := publicShard(netKeyOf(victim.Net))
+	// Three times the shard's share, from networks chosen for the shard.
+	chosen, n := 0, 0
+	for i := uint64(0); chosen < 3*perShard; i++ {
+		var a [16]byte
+		binary.BigEndian.PutUint64(a[:], 0x2001_0db8_6666_0000|i)
+		ip := netip.AddrFrom16(a)
+		k := makeKey(ip, "spam@example.com", "bob@example.net", 24, 64)
+		if publicShard(netKeyOf(k.Net)) != target {
+			continue
+		}
+		chosen++
+		m.Observe(ctx, k, t0.Add(time.Minute), r)
+		if m.shardOf(netKeyOf(k.Net)) == m.shardOf(netKeyOf(victim.Net)) {
+			n++
+		}
+	}
+	if o, _ := m.Observe(ctx, victim, t0.Add(10*time.Minute), r); o.State != Passed {
+		t.Errorf("victim's retry after %d chosen networks (%d in its shard): %v, want passed", chosen, n, o.State)
+	}
+	if n >= perShard/2 {
+		t.Errorf("%d of the %d chosen networks share the victim's shard", n, chosen)
 	}
 }
 
@@ -97,7 +159,11 @@ func checkOrder(t *testing.T, m *Memory) {
 	for i := range m.shards {
 		sh := &m.shards[i]
 		seen := map[uint64]bool{}
-		for _, k := range sh.order[sh.head:] {
+		for _, o := range sh.order[sh.head:] {
+			k := o.k
+			if m.shardOf(o.net) != i {
+				t.Fatalf("shard %d: key %x of a network of shard %d", i, k, m.shardOf(o.net))
+			}
 			if seen[k] {
 				t.Fatalf("shard %d: key %x twice in order", i, k)
 			}

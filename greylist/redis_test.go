@@ -14,8 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mtaguard/mtaguard/verdict"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/mtaguard/mtaguard/verdict"
 )
 
 // TestMain silences go-redis's own log of failed dials, which the
@@ -187,7 +188,7 @@ func TestRedisRestart(t *testing.T) {
 	st := NewRedis(s.client(t), uniquePrefix())
 	ctx := context.Background()
 	tr := Triplet{IP: netip.MustParseAddr("203.0.113.9"), From: snd, Rcpt: rcp}
-	closed := &Options{FailClosed: true}
+	closed := &Options{Defer: true}
 
 	if r := Check(ctx, st, tr, t0, nil); r.Action != verdict.TempFail || r.Err != nil {
 		t.Fatalf("before: %+v", r)

@@ -16,14 +16,25 @@ import (
 // (bbolt) would cost a dependency and a write per check for the same
 // result. Hosts that share a history use Redis instead.
 //
-// The format, little-endian: the magic line, the number of shards, then
-// for each shard the counts of triplet and network entries and the
-// entries, and a CRC-32 (IEEE) of all that.
-const snapshotMagic = "mtaguard greylist snapshot 1\n"
+// The format, little-endian: the magic line, the number of shards the
+// writer had, then for each of its shards the counts of triplet and network
+// entries and the entries, and a CRC-32 (IEEE) of all that. Version 2
+// writes each triplet with its client network: the shard of a network is
+// a hash keyed per Memory, so the loading Memory places every entry in its
+// own shard. Version 1 (written before the key) had no network with the
+// triplets; ReadFrom still reads it, keeping its network records (the
+// auto-allowed networks) and leaving out its triplets, which it cannot
+// place: they start over.
+const (
+	snapshotMagic   = "mtaguard greylist snapshot 2\n"
+	snapshotMagicV1 = "mtaguard greylist snapshot 1\n"
+)
 
 const (
-	greySize = 8 + 8 + 8 + 1         // key, first, expire, passed
-	netSize  = 8 + 8 + 1 + 4 + 8 + 8 // hi, lo, bits, count, last, expire
+	netSize    = 8 + 8 + 1               // hi, lo, bits
+	netRecSize = netSize + 4 + 8 + 8     // network, count, last, expire
+	greyV1Size = 8 + 8 + 8 + 1           // key, first, expire, passed
+	greySize   = netSize + 8 + 8 + 8 + 1 // network, key, first, expire, passed
 )
 
 var errSnapshot = errors.New("greylist: not a valid snapshot")
@@ -43,9 +54,10 @@ func (m *Memory) WriteTo(w io.Writer) (int64, error) {
 		sh.mu.Lock()
 		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(sh.grey)))
 		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(sh.nets)))
-		for _, k := range sh.order[sh.head:] { // oldest first, as ReadFrom adds them
-			e := sh.grey[k]
-			buf = binary.LittleEndian.AppendUint64(buf, k)
+		for _, o := range sh.order[sh.head:] { // oldest first, as ReadFrom adds them
+			e := sh.grey[o.k]
+			buf = appendNet(buf, o.net)
+			buf = binary.LittleEndian.AppendUint64(buf, o.k)
 			buf = binary.LittleEndian.AppendUint64(buf, uint64(e.first))
 			buf = binary.LittleEndian.AppendUint64(buf, uint64(e.expire()))
 			if e.passed() {
@@ -55,9 +67,7 @@ func (m *Memory) WriteTo(w io.Writer) (int64, error) {
 			}
 		}
 		for k, e := range sh.nets {
-			buf = binary.LittleEndian.AppendUint64(buf, k.hi)
-			buf = binary.LittleEndian.AppendUint64(buf, k.lo)
-			buf = append(buf, k.bits)
+			buf = appendNet(buf, k)
 			buf = binary.LittleEndian.AppendUint32(buf, uint32(e.count))
 			buf = binary.LittleEndian.AppendUint64(buf, uint64(e.last))
 			buf = binary.LittleEndian.AppendUint64(buf, uint64(e.expire))
@@ -71,6 +81,16 @@ func (m *Memory) WriteTo(w io.Writer) (int64, error) {
 	buf = binary.LittleEndian.AppendUint32(buf, crc.Sum32())
 	n, err := w.Write(buf)
 	return cw.n + int64(n), err
+}
+
+func appendNet(b []byte, k netKey) []byte {
+	b = binary.LittleEndian.AppendUint64(b, k.hi)
+	b = binary.LittleEndian.AppendUint64(b, k.lo)
+	return append(b, k.bits)
+}
+
+func readNet(b []byte) netKey {
+	return netKey{binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:]), b[16]}
 }
 
 // ReadFrom loads a snapshot written by WriteTo into m, merging it with
@@ -87,56 +107,73 @@ func (m *Memory) ReadFrom(r io.Reader) (int64, error) {
 	if _, err := io.ReadFull(in, head); err != nil {
 		return cr.n, errSnapshot
 	}
-	if string(head[:len(snapshotMagic)]) != snapshotMagic || binary.LittleEndian.Uint32(head[len(snapshotMagic):]) != numShards {
+	v1 := string(head[:len(snapshotMagic)]) == snapshotMagicV1
+	if !v1 && string(head[:len(snapshotMagic)]) != snapshotMagic {
+		return cr.n, errSnapshot
+	}
+	nshards := binary.LittleEndian.Uint32(head[len(snapshotMagic):])
+	if nshards != numShards {
 		return cr.n, errSnapshot
 	}
 	type keyed struct {
-		k uint64
+		o ordered
 		e greyEntry
 	}
 	type staged struct {
 		grey []keyed // oldest first
 		nets map[netKey]netEntry
 	}
+	// Staged by the shard each entry has in m, for m's key.
 	var shards [numShards]staged
-	var rec [netSize]byte
 	for i := range shards {
+		shards[i].nets = make(map[netKey]netEntry)
+	}
+	var rec [greySize]byte
+	for range nshards {
 		if _, err := io.ReadFull(in, rec[:8]); err != nil {
 			return cr.n, errSnapshot
 		}
 		ngrey, nnets := binary.LittleEndian.Uint32(rec[:4]), binary.LittleEndian.Uint32(rec[4:8])
-		// Sized by what is read, not by the counts, which may lie.
-		shards[i].grey = make([]keyed, 0, min(ngrey, 1024))
-		shards[i].nets = make(map[netKey]netEntry, min(nnets, 1024))
 		for range ngrey {
 			b := rec[:greySize]
+			if v1 {
+				b = rec[:greyV1Size]
+			}
 			if _, err := io.ReadFull(in, b); err != nil {
 				return cr.n, errSnapshot
 			}
-			if b[24] > 1 {
+			if v1 {
+				// No network to place it by: left out.
+				if b[24] > 1 {
+					return cr.n, errSnapshot
+				}
+				continue
+			}
+			nk := readNet(b)
+			b = b[netSize:]
+			first, expire := int64(binary.LittleEndian.Uint64(b[8:])), int64(binary.LittleEndian.Uint64(b[16:]))
+			if b[24] > 1 || nk.bits > 128 {
 				return cr.n, errSnapshot
 			}
-			shards[i].grey = append(shards[i].grey, keyed{binary.LittleEndian.Uint64(b), newGrey(
-				int64(binary.LittleEndian.Uint64(b[8:])),
-				int64(binary.LittleEndian.Uint64(b[16:])),
-				b[24] == 1,
-			)})
+			st := &shards[m.shardOf(nk)]
+			// Sized by what is read, not by the counts, which may lie.
+			st.grey = append(st.grey, keyed{ordered{binary.LittleEndian.Uint64(b), nk}, newGrey(first, expire, b[24] == 1)})
 		}
 		for range nnets {
-			b := rec[:netSize]
+			b := rec[:netRecSize]
 			if _, err := io.ReadFull(in, b); err != nil {
 				return cr.n, errSnapshot
 			}
-			k := netKey{binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:]), b[16]}
+			k := readNet(b)
 			e := netEntry{
 				count:  int32(binary.LittleEndian.Uint32(b[17:])),
 				last:   int64(binary.LittleEndian.Uint64(b[21:])),
 				expire: int64(binary.LittleEndian.Uint64(b[29:])),
 			}
-			if k.bits > 128 || e.count < 0 || k.shard() != i {
+			if k.bits > 128 || e.count < 0 {
 				return cr.n, errSnapshot
 			}
-			shards[i].nets[k] = e
+			shards[m.shardOf(k)].nets[k] = e
 		}
 	}
 	sum := crc.Sum32()
@@ -150,11 +187,11 @@ func (m *Memory) ReadFrom(r io.Reader) (int64, error) {
 		sh := &m.shards[i]
 		sh.mu.Lock()
 		for _, g := range shards[i].grey {
-			switch old, ok := sh.grey[g.k]; {
+			switch old, ok := sh.grey[g.o.k]; {
 			case !ok:
-				m.addGrey(sh, g.k, g.e, noTime)
+				m.addGrey(sh, g.o, g.e, noTime)
 			case old.expire() < g.e.expire():
-				sh.grey[g.k] = g.e
+				sh.grey[g.o.k] = g.e
 			}
 		}
 		for k, e := range shards[i].nets {

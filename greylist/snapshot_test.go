@@ -166,3 +166,48 @@ func FuzzReadFrom(f *testing.F) {
 		}
 	})
 }
+
+// TestSnapshotVersion1: a snapshot of the format before the keyed shards
+// still loads: its network records (the auto-allowed networks) are kept,
+// its triplets, which carry no network to place them by, start over.
+func TestSnapshotVersion1(t *testing.T) {
+	ctx := context.Background()
+	r := resolve(&Options{AutoAllow: 1}).rules
+	allowed := netKeyOf(netip.MustParsePrefix("192.0.2.0/24"))
+	b := []byte(snapshotMagicV1)
+	b = binary.LittleEndian.AppendUint32(b, numShards)
+	for i := range numShards {
+		ngrey, nnets := 0, 0
+		if i == 0 {
+			ngrey = 1
+		}
+		if i == 1 {
+			nnets = 1
+		}
+		b = binary.LittleEndian.AppendUint32(b, uint32(ngrey))
+		b = binary.LittleEndian.AppendUint32(b, uint32(nnets))
+		for range ngrey {
+			b = binary.LittleEndian.AppendUint64(b, 0x1234)
+			b = binary.LittleEndian.AppendUint64(b, uint64(t0.UnixMilli()))
+			b = binary.LittleEndian.AppendUint64(b, uint64(t0.Add(time.Hour).UnixMilli()))
+			b = append(b, 1)
+		}
+		for range nnets {
+			b = appendNet(b, allowed)
+			b = binary.LittleEndian.AppendUint32(b, 1)
+			b = binary.LittleEndian.AppendUint64(b, uint64(t0.UnixMilli()))
+			b = binary.LittleEndian.AppendUint64(b, uint64(t0.Add(time.Hour).UnixMilli()))
+		}
+	}
+	b = binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
+	m := NewMemory()
+	if _, err := m.ReadFrom(bytes.NewReader(b)); err != nil {
+		t.Fatalf("version 1 refused: %v", err)
+	}
+	if n := m.Len(); n != 1 {
+		t.Errorf("%d entries loaded, want the network record alone", n)
+	}
+	if o, _ := m.Observe(ctx, key(netip.MustParseAddr("192.0.2.9"), 1), t0.Add(time.Minute), r); o.State != AutoAllowed {
+		t.Errorf("network of a version 1 snapshot: %v, want auto-allowed", o.State)
+	}
+}

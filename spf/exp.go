@@ -32,7 +32,7 @@ func explain(ctx context.Context, a *libResolver) string {
 	if name == "" {
 		return ""
 	}
-	txts, err := a.r.LookupTXT(ctx, name)
+	txts, err := a.txt(ctx, name)
 	if err != nil || len(txts) != 1 {
 		return ""
 	}

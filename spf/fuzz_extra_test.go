@@ -70,7 +70,7 @@ func FuzzClientIdentity(f *testing.F) {
 			if res.Status == verdict.TempError && res.Action == verdict.Reject {
 				t.Fatalf("%s: temperror demands reject", res.Check)
 			}
-			if res.Check == "spf" && res.Action != verdict.Accept {
+			if res.Check == Name && res.Action != verdict.Accept {
 				t.Fatalf("spf with default options demands %v", res.Action)
 			}
 		}

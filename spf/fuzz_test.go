@@ -95,7 +95,7 @@ func FuzzReceivedSPF(f *testing.F) {
 	f.Add("evil\r\n; identity=helo", "a\"b\\c;d@x", "r(x)", "err\n")
 	f.Add("", "", "", "x")
 	f.Fuzz(func(t *testing.T, helo, from, receiver, problem string) {
-		res := verdict.Result{Check: "spf", Status: verdict.Fail, Domain: helo, Auth: []authres.Result{&authres.SPFResult{From: from}}}
+		res := verdict.Result{Check: Name, Status: verdict.Fail, Domain: helo, Auth: []authres.Result{&authres.SPFResult{From: from}}}
 		if problem != "" {
 			res.Status, res.Err = verdict.PermError, errString(problem)
 		}

@@ -26,13 +26,11 @@ func (a *libResolver) lookupValidated(ctx context.Context) {
 	}
 	a.ptrLooked = true
 	ip := a.env.ip
-	names, _ := a.r.LookupAddr(ctx, ip.String())
-	if len(names) > 10 {
-		names = names[:10]
-	}
+	names, _ := a.addr(ctx, ip.String())
+	names = names[:min(len(names), maxNames)]
 	for _, n := range names {
 		n = strings.TrimSuffix(n, ".")
-		ips, _ := a.r.LookupNetIP(ctx, family(ip), n)
+		ips, _ := a.netIP(ctx, family(ip), n)
 		for _, x := range ips {
 			if x.Unmap() == ip.Unmap() {
 				a.validated = append(a.validated, n)

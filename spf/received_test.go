@@ -48,7 +48,7 @@ func TestReceivedSPF(t *testing.T) {
 // Client input cannot end the field, the quoted string or the pair, nor
 // put a key before ours.
 func TestReceivedSPFHostile(t *testing.T) {
-	res := verdict.Result{Check: "spf", Status: verdict.PermError, Domain: "x(y).example",
+	res := verdict.Result{Check: Name, Status: verdict.PermError, Domain: "x(y).example",
 		Err:  errors.New("bad\r\nX-Injected: yes"),
 		Auth: []authres.Result{&authres.SPFResult{From: "x"}}}
 	helo := "evil\r\nX-Injected: yes; identity=helo; client-ip=1.2.3.4 \"quoted\\\""

@@ -3,25 +3,14 @@ package spf
 import (
 	"context"
 	"errors"
-	"github.com/mtaguard/mtaguard/internal/dnserr"
 	"net"
 	"net/netip"
 	"strings"
 	"sync"
-)
+	"sync/atomic"
 
-// Resolver is the DNS lookups the package needs. Its methods are a subset
-// of *net.Resolver's, so net.DefaultResolver, *resolver.Resolver and
-// *resolvertest.Resolver all satisfy it. Errors should be *net.DNSError
-// values, as net gives them: IsNotFound for a name without records of the
-// type (an answer), IsTemporary or IsTimeout for a failure. Any other
-// error counts as a failure.
-type Resolver interface {
-	LookupTXT(ctx context.Context, name string) ([]string, error)
-	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
-	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
-	LookupAddr(ctx context.Context, addr string) ([]string, error)
-}
+	"github.com/mtaguard/mtaguard/internal/dnserr"
+)
 
 // libResolver adapts a Resolver to the SPF library's DNSResolver for one
 // evaluation. The library tells an answer from a failure only by a type
@@ -32,7 +21,8 @@ type Resolver interface {
 // records served, in order, for finding the explanation afterwards.
 //
 // The library makes its lookups one after the other; only the lookups a
-// libResolver starts ahead (ahead) run beside them.
+// libResolver starts ahead (ahead) run beside them. Every question goes
+// through the budget of budget.go.
 type libResolver struct {
 	r       Resolver
 	env     macroEnv  // the evaluation's sender, HELO, address; no domain
@@ -41,8 +31,18 @@ type libResolver struct {
 	ptrLooked bool     // validated is known (pmacro.go)
 	validated []string // validated domain names of env.ip
 
-	mu      sync.Mutex
-	pending map[string]*txtAnswer // TXT lookups started ahead, by lower-case name
+	queries atomic.Int32 // DNS questions asked, by the library and ahead
+
+	// hosts are the names of the library's last mx or ptr lookup whose
+	// addresses it looks up next, in order: those lookups belong to that
+	// term.
+	hosts []string
+
+	mu          sync.Mutex
+	txts        int                   // the library's TXT lookups
+	terms       int                   // the library's lookups for terms (all but the first TXT and the host addresses)
+	outstanding int                   // lookups started ahead that the library has not used yet
+	pending     map[string]*txtAnswer // TXT lookups started ahead, by lower-case name
 }
 
 // txtAnswer is a TXT lookup started ahead; txts and err are set before
@@ -51,6 +51,7 @@ type txtAnswer struct {
 	done chan struct{}
 	txts []string
 	err  error
+	used bool // the library asked for it
 }
 
 // ahead starts the TXT lookups of the include and redirect targets of rec
@@ -58,14 +59,22 @@ type txtAnswer struct {
 // evaluates includes one after the other, so a record with two includes
 // would otherwise cost three round trips in a row. The library's own
 // lookups then take these answers (LookupTXT); its lookup and void-lookup
-// limits (RFC 7208 §4.6.4) count what it asks for, not what was fetched
-// ahead. The price is a query for an include that comes after the one that
-// matches.
+// limits (RFC 7208 §4.6.4) count what it asks for.
+//
+// A lookup ahead spends from the same ten terms: it starts only while the
+// terms the library has looked up and the lookups ahead it has not used
+// yet are fewer than ten. So at most ten are ever made, the price of the
+// ones the evaluation never reaches (an include after the one that
+// matches, or past the limit) is at most ten questions, and records full
+// of includes cannot make one check ask hundreds.
 func (a *libResolver) ahead(ctx context.Context, rec *record) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	targets := append(rec.includes[:len(rec.includes):len(rec.includes)], rec.redirect)
 	for _, t := range targets {
+		if a.terms+a.outstanding >= maxTerms {
+			return
+		}
 		if t == "" || strings.Contains(t, "%") {
 			continue
 		}
@@ -78,9 +87,10 @@ func (a *libResolver) ahead(ctx context.Context, rec *record) {
 		}
 		ta := &txtAnswer{done: make(chan struct{})}
 		a.pending[t] = ta
+		a.outstanding++
 		go func() {
 			defer close(ta.done)
-			ta.txts, ta.err = a.r.LookupTXT(ctx, t)
+			ta.txts, ta.err = a.txt(ctx, t)
 		}()
 	}
 }
@@ -88,10 +98,17 @@ func (a *libResolver) ahead(ctx context.Context, rec *record) {
 // lookupTXT returns the answer fetched ahead for name, or asks for it.
 func (a *libResolver) lookupTXT(ctx context.Context, name string) ([]string, error) {
 	a.mu.Lock()
+	if a.txts++; a.txts > 1 {
+		a.terms++ // an include or a redirect
+	}
 	ta := a.pending[strings.ToLower(strings.TrimSuffix(name, "."))]
+	if ta != nil && !ta.used {
+		ta.used = true
+		a.outstanding--
+	}
 	a.mu.Unlock()
 	if ta == nil {
-		return a.r.LookupTXT(ctx, name)
+		return a.txt(ctx, name)
 	}
 	select {
 	case <-ta.done:
@@ -99,6 +116,14 @@ func (a *libResolver) lookupTXT(ctx context.Context, name string) ([]string, err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// term counts a lookup of the library for a term other than include and
+// redirect.
+func (a *libResolver) term() {
+	a.mu.Lock()
+	a.terms++
+	a.mu.Unlock()
 }
 
 // fetched is an SPF record the library looked up, for the check_host() of
@@ -163,7 +188,16 @@ func (a *libResolver) LookupTXT(ctx context.Context, name string) ([]string, err
 }
 
 func (a *libResolver) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
-	mxs, err := a.r.LookupMX(ctx, name)
+	a.term()
+	a.hosts = nil
+	mxs, err := a.mx(ctx, name)
+	if len(mxs) <= maxNames {
+		// The library looks up the addresses of these next (of more,
+		// none: §4.6.4 makes that a permerror).
+		for _, mx := range mxs {
+			a.hosts = append(a.hosts, mx.Host)
+		}
+	}
 	if err != nil && len(mxs) == 0 {
 		return nil, dnsError(name, err)
 	}
@@ -180,11 +214,25 @@ func (a *libResolver) LookupMX(ctx context.Context, name string) ([]*net.MX, err
 // client. So an IPv4 client gets the A query alone. exists always asks
 // for A (§5.7), so an IPv6 client gets both, and a failure of either is
 // an error: the library does not say which mechanism asked, and a
-// temperror defers where a wrong fail would refuse.
+// temperror defers where a wrong fail would refuse. The addresses of the
+// names of an mx or ptr term are the exception, known by their names
+// (hosts): those terms look for the client's own family (§5.4, §5.5), so
+// an IPv6 client gets the AAAA query alone, which keeps each such term to
+// the ten address questions of §4.6.4.
 func (a *libResolver) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error) {
-	ips, err := a.r.LookupNetIP(ctx, "ip4", host)
+	if len(a.hosts) > 0 && sameName(a.hosts[0], host) {
+		a.hosts = a.hosts[1:]
+		ips, err := a.netIP(ctx, family(a.env.ip), host)
+		if err != nil {
+			return nil, dnsError(host, err)
+		}
+		return ipAddrs(ips), nil
+	}
+	a.hosts = nil
+	a.term()
+	ips, err := a.netIP(ctx, "ip4", host)
 	if a.env.ip.Unmap().Is6() {
-		ips6, err6 := a.r.LookupNetIP(ctx, "ip6", host)
+		ips6, err6 := a.netIP(ctx, "ip6", host)
 		switch {
 		case err6 != nil && !dnserr.NotFound(err6):
 			err = err6
@@ -196,11 +244,15 @@ func (a *libResolver) LookupIPAddr(ctx context.Context, host string) ([]net.IPAd
 	if err != nil {
 		return nil, dnsError(host, err)
 	}
+	return ipAddrs(ips), nil
+}
+
+func ipAddrs(ips []netip.Addr) []net.IPAddr {
 	out := make([]net.IPAddr, len(ips))
 	for i, ip := range ips {
 		out[i] = net.IPAddr{IP: ip.AsSlice()}
 	}
-	return out, nil
+	return out
 }
 
 // family is the LookupNetIP network of ip's address family.
@@ -212,7 +264,10 @@ func family(ip netip.Addr) string {
 }
 
 func (a *libResolver) LookupAddr(ctx context.Context, addr string) ([]string, error) {
-	names, err := a.r.LookupAddr(ctx, addr)
+	a.term()
+	names, err := a.addr(ctx, addr)
+	// The library looks up the addresses of the first ten next (§4.6.4).
+	a.hosts = names[:min(len(names), maxNames):min(len(names), maxNames)]
 	if err != nil && len(names) == 0 {
 		return nil, dnsError(addr, err)
 	}

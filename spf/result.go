@@ -26,8 +26,8 @@ func (c *Checker) result(o outcome, ip netip.Addr) verdict.Result {
 	if !ok {
 		st = verdict.PermError
 	}
-	sc := c.o.Scores
-	res := verdict.Result{Check: "spf", Status: st, Domain: o.domain}
+	sc := &c.scores
+	res := verdict.Result{Check: Name, Status: st, Domain: o.domain}
 	d := verdict.Printable(o.domain)
 	a := ip.Unmap().WithZone("").String()
 	switch st {
@@ -58,14 +58,14 @@ func (c *Checker) result(o outcome, ip netip.Addr) verdict.Result {
 			// shown as such.
 			res.Reason = d + " explains: " + o.exp
 		}
-		if c.o.RejectFail {
+		if c.o.Reject {
 			res.Action, res.Code, res.Enhanced = verdict.Reject, 550, "5.7.23"
 		}
 	case verdict.TempError:
 		res.Score = sc.TempError
 		res.Err = o.err
 		res.Reason = "DNS failure evaluating the SPF record of " + d
-		if c.o.DeferTempError {
+		if c.o.Defer {
 			res.Action, res.Code, res.Enhanced = verdict.TempFail, 451, "4.4.3"
 		}
 	case verdict.PermError:

@@ -105,7 +105,7 @@ func TestCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res := Check(context.Background(), r, tt.ip, tt.helo, tt.from)
-			if res.Check != "spf" || res.Status != tt.status || res.Score != tt.score || res.Domain != tt.domain {
+			if res.Check != Name || res.Status != tt.status || res.Score != tt.score || res.Domain != tt.domain {
 				t.Errorf("got check %q status %v score %v domain %q; want spf %v %v %q (reason %q, err %v)",
 					res.Check, res.Status, res.Score, res.Domain, tt.status, tt.score, tt.domain, res.Reason, res.Err)
 			}
@@ -202,17 +202,17 @@ long TXT "v=spf1 -all exp=longwhy.example.org"
 longwhy TXT "` + strings.Repeat("%{s}", 100) + `"
 `)
 	c := New(r, &Options{Receiver: "mx.example.net", Now: func() time.Time { return time.Unix(1700000000, 0) }})
-	res := c.CheckMailFrom(context.Background(), netip.MustParseAddr("2001:db8::1"), "client.example", "j&j@example.org")
+	res := c.Evaluate(context.Background(), netip.MustParseAddr("2001:db8::1"), "client.example", "j&j@example.org")
 	want := "example.org explains: 2001:db8::1 mx.example.net 1700000000 j&j@example.org client.example j%26j %%20 unknown"
 	if res.Reason != want {
 		t.Errorf("reason\n%q, want\n%q", res.Reason, want)
 	}
 	// Client text in an explanation cannot break the reply.
-	res = c.CheckMailFrom(context.Background(), outside, "client.example", "a\r\nb\x00@ctrl.example.org")
+	res = c.Evaluate(context.Background(), outside, "client.example", "a\r\nb\x00@ctrl.example.org")
 	if strings.ContainsAny(res.Reason, "\r\n\x00") || res.Status != verdict.Fail {
 		t.Errorf("reason %q", res.Reason)
 	}
-	res = c.CheckMailFrom(context.Background(), outside, "client.example", strings.Repeat("x", 60)+"@long.example.org")
+	res = c.Evaluate(context.Background(), outside, "client.example", strings.Repeat("x", 60)+"@long.example.org")
 	if len(res.Reason) > verdict.MaxReason || !strings.HasSuffix(res.Reason, "...") {
 		t.Errorf("long explanation: %d bytes: %q", len(res.Reason), res.Reason)
 	}
@@ -221,18 +221,18 @@ longwhy TXT "` + strings.Repeat("%{s}", 100) + `"
 func TestOptions(t *testing.T) {
 	r := newZone(t)
 	ctx := context.Background()
-	rej := New(r, &Options{RejectFail: true, DeferTempError: true, Scores: &Scores{Fail: 9, TempError: 0.1}})
-	res := rej.CheckMailFrom(ctx, outside, "mx.example.org", "joe@exp.example.org")
+	rej := New(r, &Options{Reject: true, Defer: true, Scores: &Scores{Fail: 9, TempError: 0.1}})
+	res := rej.Evaluate(ctx, outside, "mx.example.org", "joe@exp.example.org")
 	if res.Action != verdict.Reject || res.Code != 550 || res.Enhanced != "5.7.23" || res.Score != 9 {
-		t.Errorf("fail with RejectFail: %+v", res)
+		t.Errorf("fail with Reject: %+v", res)
 	}
-	res = rej.CheckMailFrom(ctx, outside, "mx.example.org", "a@dnsfail.example.org")
+	res = rej.Evaluate(ctx, outside, "mx.example.org", "a@dnsfail.example.org")
 	if res.Action != verdict.TempFail || res.Code != 451 || res.Enhanced != "4.4.3" || res.Score != 0.1 {
-		t.Errorf("temperror with DeferTempError: %+v", res)
+		t.Errorf("temperror with Defer: %+v", res)
 	}
 	// Other results demand nothing whatever the options.
 	for _, from := range []string{"a@soft.example.org", "a@broken.example.org", "a@norecord.example.org"} {
-		if res := rej.CheckMailFrom(ctx, outside, "mx.example.org", from); res.Action != verdict.Accept {
+		if res := rej.Evaluate(ctx, outside, "mx.example.org", from); res.Action != verdict.Accept {
 			t.Errorf("%s: action %v", from, res.Action)
 		}
 	}
@@ -252,7 +252,7 @@ func TestDNSFailures(t *testing.T) {
 	for _, f := range []resolvertest.Fault{resolvertest.ServFail, resolvertest.Refused, resolvertest.Timeout} {
 		r := newZone(t)
 		r.SetFault("example.org", f)
-		res := New(r, &Options{RejectFail: true}).CheckMailFrom(ctx, outside, "mx.example.org", "a@example.org")
+		res := New(r, &Options{Reject: true}).Evaluate(ctx, outside, "mx.example.org", "a@example.org")
 		if res.Status != verdict.TempError || res.Action == verdict.Reject || res.Err == nil {
 			t.Errorf("%v: %v %v %v", f, res.Status, res.Action, res.Err)
 		}
@@ -437,5 +437,40 @@ _c    TXT "v=spf1 -all"
 	}
 	if r.max < 3 {
 		t.Errorf("at most %d TXT lookups at once; the two includes and the redirect should go together", r.max)
+	}
+}
+
+// TestNewCopies: a Checker keeps the options and scores it was made with.
+func TestNewCopies(t *testing.T) {
+	r := newZone(t)
+	sc := Scores{Fail: 7}
+	o := &Options{Scores: &sc, Reject: true}
+	c := New(r, o)
+	d := New(r, nil)
+	saved := DefaultScores
+	defer func() { DefaultScores = saved }()
+	sc.Fail, o.Reject, DefaultScores.Fail = 1, false, 9
+	if res := c.Evaluate(context.Background(), outside, "mx.example.org", "a@example.org"); res.Score != 7 || res.Action != verdict.Reject {
+		t.Errorf("options changed after New: score %.1f action %v", res.Score, res.Action)
+	}
+	if res := d.Evaluate(context.Background(), outside, "mx.example.org", "a@example.org"); res.Score != saved.Fail {
+		t.Errorf("DefaultScores changed after New: score %.1f", res.Score)
+	}
+}
+
+// TestSenderForms: the domain of MAIL FROM is read as SMTP writes it:
+// angle brackets, a source route, a quoted local part with an '@', one
+// trailing dot; the null sender is postmaster@HELO.
+func TestSenderForms(t *testing.T) {
+	r := newZone(t)
+	for _, from := range []string{"a@example.org", "<a@example.org>", "<@relay.example,@b.example:a@example.org>", `<"x@y"@example.org>`, "a@EXAMPLE.org."} {
+		if res := Check(context.Background(), r, inside, "x.example", from); res.Status != verdict.Pass || res.Domain != "example.org" {
+			t.Errorf("%q: %v for %q, want pass for example.org", from, res.Status, res.Domain)
+		}
+	}
+	for _, from := range []string{"", "<>"} {
+		if res := Check(context.Background(), r, netip.MustParseAddr("198.51.100.7"), "helo.example.org", from); res.Status != verdict.Pass || res.Domain != "helo.example.org" {
+			t.Errorf("%q: %v for %q, want pass for the HELO name", from, res.Status, res.Domain)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/emersion/go-milter"
 
+	"github.com/mtaguard/mtaguard/internal/header"
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
@@ -30,8 +31,9 @@ type Filter struct {
 	Hold bool
 
 	// MaxMessageBytes bounds the message kept in memory (0: 32 MiB). A
-	// larger message is judged without the Data stage: its DKIM signatures
-	// cannot be checked on a part of it.
+	// larger message is refused, 552 5.3.4: its DKIM signatures cannot be
+	// checked on a part of it, and passing it unjudged would let a forged
+	// message through by its size alone.
 	MaxMessageBytes int64
 
 	Logger *slog.Logger
@@ -76,12 +78,16 @@ type session struct {
 	rcpts      []string
 	msg        []byte // the header and body, rebuilt
 	tooBig     bool
-	arCount    int   // Authentication-Results fields seen
-	forged     []int // their indexes (1-based) that claim our authserv-id
+	fields     int    // header fields seen
+	malformed  string // why the header section cannot carry our field, or ""
+	bodyLen    int    // bytes of the body seen
+	arCount    int    // Authentication-Results fields seen
+	forged     []int  // their indexes (1-based) that claim our authserv-id
 }
 
 func (s *session) reset() {
-	s.from, s.auth, s.rcpts, s.msg, s.tooBig, s.arCount, s.forged = "", "", nil, nil, false, 0, nil
+	s.from, s.auth, s.rcpts, s.msg, s.tooBig = "", "", nil, nil, false
+	s.fields, s.malformed, s.bodyLen, s.arCount, s.forged = 0, "", 0, 0, nil
 }
 
 func (s *session) Connect(host, family string, port uint16, addr net.IP, m *milter.Modifier) (milter.Response, error) {
@@ -113,6 +119,19 @@ func (s *session) RcptTo(rcpt string, m *milter.Modifier) (milter.Response, erro
 }
 
 func (s *session) Header(name, value string, m *milter.Modifier) (milter.Response, error) {
+	s.fields++
+	switch {
+	case s.malformed != "":
+	case s.fields == 1 && (name == "" || name[0] == ' ' || name[0] == '\t'):
+		// RFC 5322 §2.2.3: a header section cannot begin with a
+		// continuation line; it would continue the field put on top.
+		s.malformed = "header section begins with a continuation line"
+	case hasBareCR(name) || hasBareCR(value):
+		// A mail reader ends a line at a bare CR: what follows it
+		// would be a field the MTA never showed us, such as a forged
+		// Authentication-Results in our name.
+		s.malformed = "bare CR in the header section"
+	}
 	if strings.EqualFold(name, "Authentication-Results") {
 		s.arCount++
 		if verdict.ClaimsAuthservID(value, s.f.AuthservID) {
@@ -132,8 +151,37 @@ func (s *session) Headers(h textproto.MIMEHeader, m *milter.Modifier) (milter.Re
 }
 
 func (s *session) BodyChunk(chunk []byte, m *milter.Modifier) (milter.Response, error) {
+	if s.fields == 0 && s.bodyLen == 0 && s.malformed == "" {
+		s.checkHeaderless(chunk)
+	}
+	s.bodyLen += len(chunk)
 	s.add(chunk)
 	return milter.RespContinue, nil
+}
+
+// checkHeaderless looks at the start of the body of a message in which the
+// MTA found no header field: when it does not begin with an empty line, a
+// mail reader takes what comes first for header fields, below the ones
+// the MTA and we add. Its first chunk holds the lines that matter.
+func (s *session) checkHeaderless(chunk []byte) {
+	sec, err := header.Parse(chunk)
+	switch {
+	case err != nil, len(chunk) > 0 && (chunk[0] == ' ' || chunk[0] == '\t'):
+		s.malformed = "header section begins with a continuation line"
+	case sec.Flaws&header.BareCR != 0:
+		s.malformed = "bare CR in the header section"
+	}
+}
+
+// hasBareCR reports whether s holds a CR not followed by LF.
+func hasBareCR(s string) bool {
+	for i := strings.IndexByte(s, '\r'); i >= 0; i = strings.IndexByte(s, '\r') {
+		if i+1 == len(s) || s[i+1] != '\n' {
+			return true
+		}
+		s = s[i+2:]
+	}
+	return false
 }
 
 func (s *session) add(b []byte) {
@@ -152,6 +200,17 @@ func (s *session) Abort(m *milter.Modifier) error {
 // Body is the end of the message: judge it and answer.
 func (s *session) Body(m *milter.Modifier) (milter.Response, error) {
 	defer s.reset()
+	switch {
+	case s.tooBig:
+		// Judging a part, or nothing, would accept a forged message
+		// for its size; RFC 3463 §3.4: message too big for the system.
+		s.f.logger().Info("refused", "ip", s.ip.String(), "from", verdict.Printable(s.from), "reason", "too big")
+		return refuse(552, "5.3.4", fmt.Sprintf("message too big to be checked (over %d bytes)", s.f.maxBytes())), nil
+	case s.malformed != "":
+		// RFC 3463 §3.6: other or undefined media error.
+		s.f.logger().Info("refused", "ip", s.ip.String(), "from", verdict.Printable(s.from), "reason", s.malformed)
+		return refuse(550, "5.6.0", s.malformed), nil
+	}
 	d, junk := s.judge(context.Background())
 	s.f.logger().Info("decision", "ip", s.ip.String(), "helo", verdict.Printable(s.helo),
 		"from", verdict.Printable(s.from), "rcpts", len(s.rcpts), "action", d.Action.String(),
@@ -205,10 +264,8 @@ func (s *session) judge(ctx context.Context) (d verdict.Decision, junk bool) {
 		}
 		junk = junk || rd.Action == verdict.Quarantine
 	}
-	if !s.tooBig {
-		vs.Message = s.msg
-		d = p.Evaluate(ctx, &vs, verdict.Data)
-	}
+	vs.Message = s.msg
+	d = p.Evaluate(ctx, &vs, verdict.Data)
 	junk = junk || d.Action == verdict.Quarantine
 	return d, junk && d.Action < verdict.TempFail
 }
@@ -246,6 +303,11 @@ func replyCode(d verdict.Decision) final {
 	fmt.Fprintf(&b, "%d %s %s", code, e, text)
 	b.WriteByte(0)
 	return final{milter.ActReplyCode, b.Bytes()}
+}
+
+// refuse answers with a reply of the milter's own.
+func refuse(code int, enhanced, text string) final {
+	return replyCode(verdict.Decision{Action: verdict.Reject, Code: code, Enhanced: enhanced, Message: text})
 }
 
 func validEnhanced(e string, code int) bool {

@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-milter"
 	"github.com/emersion/go-msgauth/authres"
 
+	"github.com/mtaguard/mtaguard/spf"
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
@@ -34,7 +35,7 @@ var relayCheck = check{"relay", verdict.Rcpt, func(s *verdict.Session) verdict.R
 }}
 
 // spfCheck reports the facts it was given, so tests can see them.
-var spfCheck = check{"spf", verdict.Mail, func(s *verdict.Session) verdict.Result {
+var spfCheck = check{spf.Name, verdict.Mail, func(s *verdict.Session) verdict.Result {
 	return verdict.Result{Status: verdict.Pass, Auth: []authres.Result{&authres.SPFResult{
 		Value: authres.ResultPass, From: s.MailFrom, Reason: s.IP.String() + " " + s.HELO}}}
 }}
@@ -176,7 +177,7 @@ func TestForgedAuthenticationResultsRemoved(t *testing.T) {
 }
 
 func TestRefusals(t *testing.T) {
-	spfFail := check{"spf", verdict.Data, func(s *verdict.Session) verdict.Result {
+	spfFail := check{spf.Name, verdict.Data, func(s *verdict.Session) verdict.Result {
 		if strings.Contains(string(s.Message), "Subject: forged") {
 			return verdict.Result{Status: verdict.Fail, Action: verdict.Reject, Code: 550, Enhanced: "5.7.23", Reason: "100% forged"}
 		}
@@ -266,7 +267,7 @@ func TestMessageRebuilt(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	if len(seen) != 1 {
-		t.Fatalf("data stage ran %d times, want once (the second message is too big)", len(seen))
+		t.Fatalf("data stage ran %d times, want once (the second message is too big: refused)", len(seen))
 	}
 	s := seen[0]
 	if string(s.Message) != msg {

@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	listen := fl.String("listen", "127.0.0.1:8895", "`address` to listen on: host:port (inet:host:port) or unix:/path")
 	mode := fl.String("socket-mode", "0660", "permissions of a unix socket, in `octal`")
 	hold := fl.Bool("hold", false, "quarantine through the milter protocol (Postfix: hold queue) instead of X-Spam-Flag")
-	maxSize := fl.Int64("max-size", 32<<20, "largest message judged whole, in `bytes`")
+	maxSize := fl.Int64("max-size", 32<<20, "largest message accepted, in `bytes`: a larger one cannot be judged whole and is refused (552 5.3.4)")
 	verbose := fl.Bool("v", false, "log every decision")
 	pc := flagpolicy.Register(fl)
 	if err := fl.Parse(args); err != nil {

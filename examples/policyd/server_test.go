@@ -16,6 +16,7 @@ import (
 
 	"github.com/emersion/go-msgauth/authres"
 
+	"github.com/mtaguard/mtaguard/spf"
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
@@ -38,7 +39,7 @@ var relayCheck = check{"relay", verdict.Rcpt, func(s *verdict.Session) verdict.R
 	return verdict.Result{Status: verdict.Fail, Action: verdict.Reject, Code: 554, Enhanced: "5.7.1", Reason: "relay access denied"}
 }}
 
-var spfCheck = check{"spf", verdict.Mail, func(s *verdict.Session) verdict.Result {
+var spfCheck = check{spf.Name, verdict.Mail, func(s *verdict.Session) verdict.Result {
 	return verdict.Result{Status: verdict.Pass, Auth: []authres.Result{&authres.SPFResult{Value: authres.ResultPass, From: s.MailFrom}}}
 }}
 

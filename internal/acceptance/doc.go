@@ -18,7 +18,6 @@
 //	MTAGUARD_BOUND_KEYS     distinct keys of the bound tests (1,000,000; 100,000 under -race or -short)
 //	MTAGUARD_MESSAGE_MIB    size of the big messages (50; 5 under -race)
 //	MTAGUARD_REQUIRE_TOOLS  1: a missing redis-server fails instead of skipping
-//	MTAGUARD_KNOWN_BUGS     1: run the tests of known bugs in other packages (they fail until fixed)
 //
 // The full sizes under the race detector (a few minutes):
 //

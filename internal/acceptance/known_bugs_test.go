@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
-	"os"
 	"testing"
 
 	"github.com/emersion/go-msgauth/authres"
@@ -18,24 +17,8 @@ import (
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
-// Bugs found here in other packages. Each has a test that shows it. While
-// a bug is open its test is skipped unless MTAGUARD_KNOWN_BUGS=1, so that
-// the suite stays green; once the owner fixes it, the skip goes and the
-// test stays as a regression test (all four below are fixed).
-//
-//	MTAGUARD_KNOWN_BUGS=1 go test -run KnownBug ./internal/acceptance/
-
-// knownBugs are subtests of the generic matrices that hit a known open
-// bug, by name.
-var knownBugs = map[string]string{}
-
-// knownBug skips t, naming the bug, unless MTAGUARD_KNOWN_BUGS=1.
-func knownBug(t *testing.T, bug string) {
-	t.Helper()
-	if bug != "" && os.Getenv("MTAGUARD_KNOWN_BUGS") != "1" {
-		t.Skip("known bug: " + bug)
-	}
-}
+// Bugs found here in other packages, fixed since; each keeps the test that
+// showed it, as a regression test.
 
 // TestSPFFamilyFailure (found here, fixed in c4efe58): RFC 7208 §5.3
 // looks up "A or AAAA as appropriate for the connection type", and §5 ends
@@ -43,7 +26,7 @@ func knownBug(t *testing.T, bug string) {
 // handed the library its Resolver's LookupIPAddr, which asks for A and
 // AAAA together and, as net does, drops the failure of one when the other
 // answers: for an IPv4 client a SERVFAIL on A looked like "no IPv4
-// address", and -all gave fail, score 5 (550 5.7.23 with RejectFail).
+// address", and -all gave fail, score 5 (550 5.7.23 with Reject).
 func TestSPFFamilyFailure(t *testing.T) {
 	r := resolvertest.MustNew(`$ORIGIN example.org.
 @     TXT  "v=spf1 a:mail.example.org -all"

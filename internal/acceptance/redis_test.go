@@ -126,7 +126,7 @@ func TestGreylistRedisOutage(t *testing.T) {
 	const stageDeadline = time.Second
 	policies := map[string]*verdict.Policy{
 		"open":   {Checks: []verdict.Check{greylist.New(store, nil)}, Timeout: stageDeadline},
-		"closed": {Checks: []verdict.Check{greylist.New(store, &greylist.Options{FailClosed: true})}, Timeout: stageDeadline},
+		"closed": {Checks: []verdict.Check{greylist.New(store, &greylist.Options{Defer: true})}, Timeout: stageDeadline},
 	}
 
 	var seq atomic.Int64

@@ -139,7 +139,7 @@ func (c *Config) Build(ctx context.Context) (*verdict.Policy, Resolver, func(), 
 	checks := []verdict.Check{
 		fcrdns.New(r, &fcrdns.Options{NonGlobal: c.NonGlobal}),
 		helo.New(r, &helo.Options{LocalNames: localNames, TrustedNets: trusted}),
-		spf.New(r, &spf.Options{RejectFail: c.SPFReject, DeferTempError: c.DeferDNS, Receiver: c.Hostname}),
+		spf.New(r, &spf.Options{Reject: c.SPFReject, Defer: c.DeferDNS, Receiver: c.Hostname}),
 		// Postfix's reject_unknown_sender_domain: 450 for an unknown
 		// domain, 550 5.7.27 for a null MX.
 		verify.NewSenderDomain(r, nil),
