@@ -23,10 +23,10 @@ type Options struct {
 	// longest wait for a command or data. Default 10 minutes.
 	Lease time.Duration
 
-	// FailClosed makes a store failure a temporary refusal (421 4.3.0
+	// Defer makes a store failure a temporary refusal (421 4.3.0
 	// at Connect, 451 4.3.0 otherwise). By default a store failure lets
 	// the client through, with a TempError result that says so.
-	FailClosed bool
+	Defer bool
 
 	// Scores replaces DefaultScores.
 	Scores *Scores
@@ -54,7 +54,7 @@ func New(st Store, o *Options) *Checker {
 	if o == nil {
 		o = &Options{}
 	}
-	c := &Checker{st: st, lease: o.Lease, failClosed: o.FailClosed, scores: DefaultScores, now: o.Now}
+	c := &Checker{st: st, lease: o.Lease, deferFail: o.Defer, scores: DefaultScores, now: o.Now}
 	c.mem, _ = st.(*Memory)
 	if c.lease <= 0 {
 		c.lease = defaultLease
@@ -76,14 +76,14 @@ func New(st Store, o *Options) *Checker {
 // Checker applies rate and concurrency limits. It is a verdict.Check, and
 // it is safe for concurrent use.
 type Checker struct {
-	st         Store
-	mem        *Memory // st, when it is a Memory: called directly, so decisions do not allocate
-	rules      []rule
-	stage      verdict.Stage
-	lease      time.Duration
-	failClosed bool
-	scores     Scores
-	now        func() time.Time
+	st        Store
+	mem       *Memory // st, when it is a Memory: called directly, so decisions do not allocate
+	rules     []rule
+	stage     verdict.Stage
+	lease     time.Duration
+	deferFail bool
+	scores    Scores
+	now       func() time.Time
 }
 
 // Name returns Name.
@@ -184,7 +184,7 @@ var errNoStore = errors.New("limit: no store")
 
 func (c *Checker) storeFailed(err error) verdict.Result {
 	r := verdict.Result{Check: Name, Status: verdict.TempError, Score: c.scores.StoreError, Err: err}
-	if !c.failClosed {
+	if !c.deferFail {
 		r.Reason = "limit store failed, not limited"
 		return r
 	}

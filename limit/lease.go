@@ -37,7 +37,7 @@ type Lease struct {
 // releases it.
 //
 // When the store fails, the result is a TempError that lets the client
-// in, with a nil Lease, unless Options.FailClosed.
+// in, with a nil Lease, unless Options.Defer.
 func (c *Checker) Acquire(ctx context.Context, f Facts, now time.Time) (*Lease, verdict.Result) {
 	if c.st == nil {
 		return nil, c.storeFailed(errNoStore)

@@ -21,7 +21,7 @@
 // connection, as Postfix's anvil limits do), a message or recipient rate
 // 450 4.7.1, failed AUTH attempts 454 4.7.0 before the next attempt and
 // 421 4.7.0 after the failure that fills the counter. A Store that fails
-// lets the client through (the result says so) unless Options.FailClosed.
+// lets the client through (the result says so) unless Options.Defer.
 //
 // The practice: Postfix anvil(8) and smtpd_client_*_limit, Exim's
 // ratelimit ACL condition, rspamd's ratelimit module (buckets in Redis),

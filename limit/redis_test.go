@@ -56,7 +56,7 @@ func TestRedisOutage(t *testing.T) {
 	s := redistest.Start(t)
 	st := NewRedis(s.Client(t), redistest.Prefix())
 	rules := []Rule{{Counter: Connects, Rate: Rate{Events: 1, Per: time.Hour}}, {Counter: Connections, Max: 1}}
-	open, closed := New(st, &Options{Rules: rules}), New(st, &Options{Rules: rules, FailClosed: true})
+	open, closed := New(st, &Options{Rules: rules}), New(st, &Options{Rules: rules, Defer: true})
 	ctx := context.Background()
 	f := Facts{IP: netip.MustParseAddr("192.0.2.1")}
 	if r := open.Evaluate(ctx, f, t0); r.Status != verdict.Pass {
@@ -78,7 +78,7 @@ func TestRedisOutage(t *testing.T) {
 	if _, r := closed.Acquire(ctx, f, t0); r.Action != verdict.TempFail || r.Code/100 != 4 {
 		t.Errorf("acquire down, closed: %+v", r)
 	}
-	m := New(st, &Options{Rules: []Rule{{Counter: Messages, Rate: Rate{Events: 1, Per: time.Hour}}}, FailClosed: true})
+	m := New(st, &Options{Rules: []Rule{{Counter: Messages, Rate: Rate{Events: 1, Per: time.Hour}}}, Defer: true})
 	if r := m.Evaluate(ctx, f, t0); r.Code != 451 || r.Enhanced != "4.3.0" {
 		t.Errorf("messages down, closed: %+v", r)
 	}
