@@ -30,7 +30,9 @@ type Options struct {
 	// /19 for IPv4); 32 and 128 key on the host alone.
 	IPv4Prefix, IPv6Prefix int
 
-	// TrustedNets are never greylisted.
+	// TrustedNets are never greylisted. Check does not greylist a session
+	// marked verdict.Session.Trusted either (verdict.Policy.TrustedNets
+	// marks it): either is enough.
 	TrustedNets []netip.Prefix
 
 	// Defer makes a store failure a temporary refusal (451 4.3.0), as
@@ -103,11 +105,14 @@ func (c *Checker) Name() string { return Name }
 // Stage returns verdict.Rcpt: a triplet needs the recipient.
 func (c *Checker) Stage() verdict.Stage { return verdict.Rcpt }
 
-// Check greylists the session's recipient, unless the session is exempt:
+// Check greylists the session's recipient, unless the session is exempt
+// (trusted, authenticated, or excepted by Options.Exempt):
 // Evaluate with the session's client address, sender and recipient, at
 // the time of the Checker's clock.
 func (c *Checker) Check(ctx context.Context, s *verdict.Session) verdict.Result {
 	switch {
+	case s.Trusted:
+		return result(verdict.None, 0, "trusted client, not greylisted")
 	case s.AuthUser != "" && !c.greylistAuth:
 		return result(verdict.None, 0, "authenticated, not greylisted")
 	case c.exempt != nil && c.exempt(s):

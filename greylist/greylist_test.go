@@ -424,3 +424,28 @@ func TestCheckerEvaluate(t *testing.T) {
 		t.Errorf("DefaultScores changed after New: %+v", r)
 	}
 }
+
+// TestSessionTrusted checks that a session marked trusted (as
+// verdict.Policy.TrustedNets marks it) is not greylisted, and that the
+// Options' own TrustedNets still work without the mark.
+func TestSessionTrusted(t *testing.T) {
+	ctx := context.Background()
+	ip := netip.MustParseAddr("10.1.2.3")
+	c := New(NewMemory(), &Options{Now: func() time.Time { return t0 }})
+	s := &verdict.Session{IP: ip, MailFrom: snd, Rcpt: rcp}
+	if r := c.Check(ctx, s); r.Action != verdict.TempFail {
+		t.Fatalf("untrusted first sighting: %+v", r)
+	}
+	p := &verdict.Policy{Checks: []verdict.Check{c}, TrustedNets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	s = &verdict.Session{IP: ip, MailFrom: snd, Rcpt: "other@example.org"}
+	if d := p.Evaluate(ctx, s, verdict.Rcpt); d.Action != verdict.Accept || !s.Trusted {
+		t.Fatalf("trusted session: %+v (Trusted %v)", d, s.Trusted)
+	}
+	if r, _ := s.Result(Name); r.Status != verdict.None || r.Reason != "trusted client, not greylisted" {
+		t.Errorf("trusted session: %+v", r)
+	}
+	own := New(NewMemory(), &Options{Now: func() time.Time { return t0 }, TrustedNets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	if r := own.Check(ctx, &verdict.Session{IP: ip, MailFrom: snd, Rcpt: rcp}); r.Status != verdict.None || r.Action != verdict.Accept {
+		t.Errorf("Options.TrustedNets: %+v", r)
+	}
+}

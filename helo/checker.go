@@ -25,7 +25,8 @@ type Options struct {
 	LocalNames []string
 
 	// TrustedNets are our own clients' networks. Their HELO is not checked
-	// at all, as Haraka skips relaying and private clients and Postfix's
+	// at all (nor that of a session marked verdict.Session.Trusted, as
+	// verdict.Policy.TrustedNets marks it: either is enough), as Haraka skips relaying and private clients and Postfix's
 	// permit_mynetworks comes before the HELO restrictions: internal hosts
 	// may use our names, private domains and whatever their software
 	// sends.
@@ -122,10 +123,14 @@ func (c *Checker) Stage() verdict.Stage { return verdict.Helo }
 // Check checks s.HELO from s.IP, with the Domain of a passing fcrdns
 // result in s as the client's rDNS name. A session without a HELO name
 // (the client sent none, which Postfix allows unless smtpd_helo_required
-// is set) gets None: there is nothing to check.
+// is set) gets None: there is nothing to check. So does a trusted session
+// (s.Trusted), as a client in Options.TrustedNets does.
 func (c *Checker) Check(ctx context.Context, s *verdict.Session) verdict.Result {
 	if s.HELO == "" {
 		return verdict.Result{Check: Name, Reason: "no HELO name"}
+	}
+	if s.Trusted {
+		return verdict.Result{Check: Name, Reason: "trusted client; HELO not checked"}
 	}
 	clientName := ""
 	if fc, ok := s.Result(fcrdns.Name); ok && fc.Status == verdict.Pass {

@@ -401,3 +401,27 @@ func TestScoresCopied(t *testing.T) {
 		t.Errorf("after the caller changed LocalNames: %q", got.Reason)
 	}
 }
+
+// TestSessionTrusted checks that a session marked trusted (as
+// verdict.Policy.TrustedNets marks it) may use our own names in its HELO,
+// as a client in Options.TrustedNets may, and that either is enough.
+func TestSessionTrusted(t *testing.T) {
+	ctx := context.Background()
+	r := resolvertest.MustNew("")
+	ip := netip.MustParseAddr("10.1.2.3")
+	c := helo.New(r, &helo.Options{LocalNames: []string{"example.org"}})
+	s := &verdict.Session{IP: ip, HELO: "mx.example.org"}
+	if res := c.Check(ctx, s); !strings.Contains(res.Reason, "forged-local") {
+		t.Fatalf("untrusted client with our name: %+v", res)
+	}
+	p := &verdict.Policy{Checks: []verdict.Check{c}, TrustedNets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	s = &verdict.Session{IP: ip, HELO: "mx.example.org"}
+	p.Evaluate(ctx, s, verdict.Helo)
+	if res, _ := s.Result(helo.Name); !s.Trusted || res.Status != verdict.None || res.Score != 0 {
+		t.Errorf("trusted session: %+v (Trusted %v)", res, s.Trusted)
+	}
+	own := helo.New(r, &helo.Options{LocalNames: []string{"example.org"}, TrustedNets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	if res := own.Check(ctx, &verdict.Session{IP: ip, HELO: "mx.example.org"}); res.Status != verdict.None || res.Score != 0 {
+		t.Errorf("Options.TrustedNets: %+v", res)
+	}
+}

@@ -29,8 +29,8 @@ func (c *Checker) Name() string { return Name }
 // Stage returns verdict.Rcpt.
 func (c *Checker) Stage() verdict.Stage { return verdict.Rcpt }
 
-// Check decides for s.Rcpt from the session's client (IP, AuthUser, TLS),
-// its sender and its SMTPUTF8 parameter. A Session does not carry the TLS
+// Check decides for s.Rcpt from the session's client (IP, AuthUser, TLS,
+// Trusted), its sender and its SMTPUTF8 parameter. A Session does not carry the TLS
 // client certificate: a server that permits relay by certificate calls
 // Evaluate with Envelope.ClientCert set.
 func (c *Checker) Check(ctx context.Context, s *verdict.Session) verdict.Result {
@@ -38,6 +38,7 @@ func (c *Checker) Check(ctx context.Context, s *verdict.Session) verdict.Result 
 		IP:       s.IP,
 		AuthUser: s.AuthUser,
 		TLS:      s.TLS,
+		Trusted:  s.Trusted,
 		MailFrom: s.MailFrom,
 		Rcpt:     s.Rcpt,
 		SMTPUTF8: s.SMTPUTF8,

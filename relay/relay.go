@@ -48,7 +48,7 @@ import (
 type Policy struct {
 	LocalDomains []string       // we are the final destination
 	RelayDomains []string       // we accept mail to forward there (backup MX, inbound gateway)
-	TrustedNets  []netip.Prefix // clients that may relay anywhere
+	TrustedNets  []netip.Prefix // clients that may relay anywhere (as may an Envelope with Trusted set)
 
 	// ClientCerts are the TLS client certificates whose holders may relay
 	// anywhere, like a client in TrustedNets (Postfix's
@@ -101,6 +101,12 @@ type Envelope struct {
 	// ClientAuth setting, so the fingerprint pins the client without a
 	// chain to a trusted root, as Postfix's fingerprint matching does.
 	ClientCert string
+
+	// Trusted says that the client is one of our own by the caller's
+	// knowledge (verdict.Session.Trusted, which verdict.Policy sets from
+	// its TrustedNets): it may relay as a client in Policy.TrustedNets
+	// may. Either is enough.
+	Trusted bool
 }
 
 // Fingerprint returns the fingerprint of cert for Envelope.ClientCert and
@@ -139,8 +145,9 @@ func Fingerprint(cert *x509.Certificate) string {
 //     in ClientCerts; anyone else is refused with 554 5.7.1 "Relay access
 //     denied".
 //
-// A client is trusted when its address is in TrustedNets (an IPv4-mapped
-// IPv6 client matches IPv4 TrustedNets) or, on a TLS session, its
+// A client is trusted when e.Trusted is set, when its address is in
+// TrustedNets (an IPv4-mapped IPv6 client matches IPv4 TrustedNets) or, on
+// a TLS session, when its
 // certificate's fingerprint is in ClientCerts. Refusals are Reject demands
 // with Status Fail; allowed recipients give Status Pass. Scores are always
 // 0.

@@ -433,3 +433,32 @@ func TestFingerprint(t *testing.T) {
 		t.Errorf("Fingerprint = %q, want %q", got, want)
 	}
 }
+
+// TestSessionTrusted checks that a session the Policy marked trusted (from
+// verdict.Policy.TrustedNets) may relay as a client in relay's own
+// TrustedNets may, and that either alone is enough.
+func TestSessionTrusted(t *testing.T) {
+	ctx := context.Background()
+	c := New(&Policy{LocalDomains: []string{"local.example"}})
+	s := &verdict.Session{IP: netip.MustParseAddr("10.1.2.3"), MailFrom: "a@local.example", Rcpt: "b@remote.example"}
+	if r := c.Check(ctx, s); r.Action != verdict.Reject {
+		t.Fatalf("untrusted session relayed: %+v", r)
+	}
+	p := &verdict.Policy{Checks: []verdict.Check{c}, TrustedNets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	if d := p.Evaluate(ctx, s, verdict.Rcpt); d.Action != verdict.Accept || !s.Trusted {
+		t.Fatalf("session in verdict.Policy.TrustedNets: %+v (Trusted %v)", d, s.Trusted)
+	}
+	if r, _ := s.Result(Name); r.Status != verdict.Pass || r.Reason != "trusted client may relay" {
+		t.Errorf("trusted session: %+v", r)
+	}
+	// relay's own TrustedNets still work without the session's mark.
+	own := New(&Policy{LocalDomains: []string{"local.example"}, TrustedNets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	s2 := &verdict.Session{IP: s.IP, MailFrom: s.MailFrom, Rcpt: s.Rcpt}
+	if r := own.Check(ctx, s2); r.Status != verdict.Pass || r.Reason != "trusted network may relay" {
+		t.Errorf("relay.Policy.TrustedNets: %+v", r)
+	}
+	// A trusted client still meets the sender rules a trusted net meets.
+	if r := c.Evaluate(Envelope{IP: s.IP, Trusted: true, MailFrom: "a@local.example", Rcpt: "b@remote.example"}); r.Status != verdict.Pass {
+		t.Errorf("Envelope.Trusted: %+v", r)
+	}
+}

@@ -112,7 +112,7 @@ func (r *rules) check(e Envelope) verdict.Result {
 		return res
 	}
 
-	trustedNet := e.IP.IsValid() && r.trusted.Contains(e.IP)
+	trustedNet := e.Trusted || e.IP.IsValid() && r.trusted.Contains(e.IP)
 	trustedCert := e.TLS && e.ClientCert != "" && r.certs[strings.ToLower(e.ClientCert)]
 	trusted := trustedNet || trustedCert
 	authed := e.AuthUser != "" && (e.TLS || !r.tlsAuthOnly)
@@ -149,6 +149,8 @@ func (r *rules) check(e Envelope) verdict.Result {
 	switch {
 	case authed:
 		return pass("authenticated client may relay")
+	case trustedNet && e.Trusted:
+		return pass("trusted client may relay")
 	case trustedNet:
 		return pass("trusted network may relay")
 	case trustedCert:
