@@ -147,10 +147,9 @@ func Fingerprint(cert *x509.Certificate) string {
 //
 // A client is trusted when e.Trusted is set, when its address is in
 // TrustedNets (an IPv4-mapped IPv6 client matches IPv4 TrustedNets) or, on
-// a TLS session, when its
-// certificate's fingerprint is in ClientCerts. Refusals are Reject demands
-// with Status Fail; allowed recipients give Status Pass. Scores are always
-// 0.
+// a TLS session, when its certificate's fingerprint is in ClientCerts.
+// Refusals are Reject demands with Status Fail; allowed recipients give
+// Status Pass. Scores are always 0.
 //
 // With e.SMTPUTF8 a domain in U-labels is mapped to A-labels by UTS #46
 // non-transitional processing, as golang.org/x/net/idna's Lookup profile
