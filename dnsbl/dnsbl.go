@@ -118,10 +118,7 @@ func checkIP(ctx context.Context, r Resolver, ip netip.Addr, lists []List, nonGl
 func checkDomain(ctx context.Context, r Resolver, domain string, lists []List, timeout time.Duration) verdict.Result {
 	d, err := dnsname.Normalize(domain)
 	if err != nil {
-		shown := verdict.Printable(domain)
-		if len(shown) > maxShown {
-			shown = shown[:maxShown-3] + "..."
-		}
+		shown := verdict.PrintableN(domain, maxShown)
 		return verdict.Result{Check: Name, Reason: "not checked: " + strconv.Quote(shown) + " is not a valid domain"}
 	}
 	return run(ctx, r, d, d, false, lists, timeout)
@@ -306,9 +303,7 @@ func summarize(res verdict.Result, subject string, lists []List, zones []string,
 		res.Status, res.Err = verdict.PermError, badZone
 	}
 	// A domain may be 253 octets: keep room for what the lists said.
-	if len(subject) > maxShown {
-		subject = subject[:maxShown-3] + "..."
-	}
+	subject = verdict.PrintableN(subject, maxShown)
 	if len(parts) == 0 {
 		res.Reason = subject + " not listed (" + strconv.Itoa(len(lists)) + " lists)"
 	} else {
@@ -322,11 +317,7 @@ func txtFor(queries []*query, i int) string {
 	for _, q := range queries {
 		for _, j := range q.lists {
 			if j == i {
-				t := verdict.Printable(q.text)
-				if len(t) > maxTXT {
-					t = t[:maxTXT-3] + "..."
-				}
-				return t
+				return verdict.PrintableN(q.text, maxTXT)
 			}
 		}
 	}

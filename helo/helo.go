@@ -307,11 +307,7 @@ func (f *findings) reason(name string, err error) string {
 		b.WriteString(`""`)
 	} else {
 		// Keep room for the findings: a name may be 255 octets.
-		shown := verdict.Printable(name)
-		if len(shown) > maxShown {
-			shown = shown[:maxShown-3] + "..."
-		}
-		b.WriteString(shown)
+		b.WriteString(verdict.PrintableN(name, maxShown))
 	}
 	b.WriteString(": ")
 	if len(f.fired) == 0 {

@@ -106,7 +106,7 @@ func commentText(s string) string {
 		}
 		return r
 	}, verdict.Printable(s))
-	return bounded(s)
+	return verdict.PrintableN(s, maxReceivedValue)
 }
 
 // receivedValue writes s as a dot-atom if it is one, else as a quoted
@@ -123,14 +123,7 @@ func receivedValue(s string) string {
 		}
 		return r
 	}, s)
-	return `"` + bounded(s) + `"`
-}
-
-func bounded(s string) string {
-	if len(s) > maxReceivedValue {
-		return s[:maxReceivedValue-3] + "..."
-	}
-	return s
+	return `"` + verdict.PrintableN(s, maxReceivedValue) + `"`
 }
 
 // isDotAtom: dot-atom-text = 1*atext *( "." 1*atext ) (RFC 5322 §3.2.3).

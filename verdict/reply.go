@@ -105,10 +105,7 @@ func (p *Policy) message(d Decision, why []string, demanded bool) string {
 		}
 		text += strings.Join(why, "; ")
 	}
-	if len(text) > maxMessage {
-		text = text[:maxMessage-3] + "..."
-	}
-	return text
+	return PrintableN(text, maxMessage)
 }
 
 var defaultText = [...]string{

@@ -74,8 +74,15 @@ const MaxReason = 200
 // MaxReason bytes, for putting client-supplied text (a HELO name, an
 // address, a DNS TXT string) into a Reason or an SMTP reply. Control
 // bytes, CR and LF are dropped, other non-ASCII bytes become '?', and a
-// longer string is cut and ends in "...".
-func Printable(s string) string {
+// longer string is cut and ends in "...". It is PrintableN(s, MaxReason).
+func Printable(s string) string { return PrintableN(s, MaxReason) }
+
+// PrintableN is Printable with a bound of n bytes instead of MaxReason,
+// for a part of a Reason that must leave room for the rest (a 255-octet
+// HELO name before the findings about it). An n below 4 leaves no room
+// for "...": the result is then cut to n bytes without it.
+func PrintableN(s string, n int) string {
+	n = max(n, 0)
 	clean := true
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] > 0x7e {
@@ -83,12 +90,12 @@ func Printable(s string) string {
 			break
 		}
 	}
-	if clean && len(s) <= MaxReason {
+	if clean && len(s) <= n {
 		return s
 	}
-	b := make([]byte, 0, min(len(s), MaxReason))
+	b := make([]byte, 0, min(len(s), n))
 	i := 0
-	for ; i < len(s) && len(b) < MaxReason; i++ {
+	for ; i < len(s) && len(b) < n; i++ {
 		c := s[i]
 		switch {
 		case c < 0x20 || c == 0x7f:
@@ -98,8 +105,8 @@ func Printable(s string) string {
 		}
 		b = append(b, c)
 	}
-	if i < len(s) {
-		b = append(b[:MaxReason-3], "..."...)
+	if i < len(s) && n >= 4 {
+		b = append(b[:n-3], "..."...)
 	}
 	return string(b)
 }

@@ -250,6 +250,27 @@ func TestPrintable(t *testing.T) {
 	}
 }
 
+func TestPrintableN(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 80, "short"},
+		{strings.Repeat("x", 81), 80, strings.Repeat("x", 77) + "..."},
+		{strings.Repeat("\xff", 90), 80, strings.Repeat("?", 77) + "..."},
+		{"a\r\nbcdefgh", 5, "ab..."},
+		{"abcdef", 3, "abc"},
+		{"abcdef", 0, ""},
+		{"abcdef", -1, ""},
+	} {
+		got := verdict.PrintableN(c.in, c.n)
+		if got != c.want || len(got) > max(c.n, 0) {
+			t.Errorf("PrintableN(%q, %d) = %q, want %q", c.in[:min(len(c.in), 20)], c.n, got, c.want)
+		}
+	}
+}
+
 func TestAuthenticationResults(t *testing.T) {
 	d := verdict.Decision{Results: []verdict.Result{
 		{Check: "spf", Auth: []authres.Result{&authres.SPFResult{Value: authres.ResultPass, From: "alice@example.org"}}},
