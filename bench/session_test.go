@@ -6,20 +6,28 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mtaguard/mtaguard/dkim"
+	"github.com/mtaguard/mtaguard/dmarc"
+	"github.com/mtaguard/mtaguard/dnsbl"
+	"github.com/mtaguard/mtaguard/fcrdns"
+	"github.com/mtaguard/mtaguard/greylist"
+	"github.com/mtaguard/mtaguard/helo"
+	"github.com/mtaguard/mtaguard/relay"
+	"github.com/mtaguard/mtaguard/spf"
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
 // want is each check's status for the fixture's good sender.
 var want = map[string]verdict.Status{
-	"fcrdns":        verdict.Pass,
-	"dnsbl":         verdict.None,
-	"helo":          verdict.Pass,
-	"spf":           verdict.Pass,
+	fcrdns.Name:     verdict.Pass,
+	dnsbl.Name:      verdict.None,
+	helo.Name:       verdict.Pass,
+	spf.Name:        verdict.Pass,
 	"sender-domain": verdict.Pass,
-	"relay":         verdict.Pass,
-	"greylist":      verdict.Pass,
-	"dkim":          verdict.Pass,
-	"dmarc":         verdict.Pass,
+	relay.Name:      verdict.Pass,
+	greylist.Name:   verdict.Pass,
+	dkim.Name:       verdict.Pass,
+	dmarc.Name:      verdict.Pass,
 }
 
 func checkResults(t *testing.T, path string, results []verdict.Result) {

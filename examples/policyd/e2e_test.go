@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtaguard/mtaguard/dnsbl"
+	"github.com/mtaguard/mtaguard/greylist"
 	"github.com/mtaguard/mtaguard/resolver/resolvertest"
 )
 
@@ -66,7 +68,7 @@ func TestEndToEnd(t *testing.T) {
 	if got := cl.ask("recipient", "victim@example.com"); !strings.HasPrefix(got, "554 5.7.1 ") {
 		t.Errorf("relay attempt: %q, want 554 5.7.1", got)
 	}
-	if got := cl.ask(); !strings.HasPrefix(got, "DEFER_IF_PERMIT 4.7.1 ") || !strings.Contains(got, "greylist") {
+	if got := cl.ask(); !strings.HasPrefix(got, "DEFER_IF_PERMIT 4.7.1 ") || !strings.Contains(got, greylist.Name) {
 		t.Errorf("new sender: %q, want DEFER_IF_PERMIT 4.7.1 greylisted", got)
 	}
 	time.Sleep(1100 * time.Millisecond)
@@ -80,7 +82,7 @@ func TestEndToEnd(t *testing.T) {
 	// The bot on a listed dynamic address, forging a HELO name, is
 	// refused from the first stage that adds enough to the score.
 	got = cl.ask("client_address", "203.0.113.66", "client_name", "unknown", "helo_name", "example.org", "instance", "bot")
-	if !strings.HasPrefix(got, "550 5.7.1 ") || !strings.Contains(got, "dnsbl") {
+	if !strings.HasPrefix(got, "550 5.7.1 ") || !strings.Contains(got, dnsbl.Name) {
 		t.Errorf("listed bot: %q, want 550 5.7.1 naming dnsbl", got)
 	}
 }

@@ -5,7 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtaguard/mtaguard/dkim"
+	"github.com/mtaguard/mtaguard/dmarc"
+	"github.com/mtaguard/mtaguard/dnsbl"
+	"github.com/mtaguard/mtaguard/fcrdns"
 	"github.com/mtaguard/mtaguard/greylist"
+	"github.com/mtaguard/mtaguard/helo"
+	"github.com/mtaguard/mtaguard/spf"
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
@@ -27,8 +33,8 @@ func TestBaseline(t *testing.T) {
 		}
 	}
 	want := map[string]verdict.Status{
-		"fcrdns": verdict.Pass, "helo": verdict.Pass, "spf": verdict.Pass, "sender-domain": verdict.Pass,
-		"dnsbl": verdict.None, "dkim": verdict.Pass, "dmarc": verdict.Pass,
+		fcrdns.Name: verdict.Pass, helo.Name: verdict.Pass, spf.Name: verdict.Pass, "sender-domain": verdict.Pass,
+		dnsbl.Name: verdict.None, dkim.Name: verdict.Pass, dmarc.Name: verdict.Pass,
 	}
 	for _, res := range s.Results {
 		if w, ok := want[res.Check]; ok && res.Status != w {

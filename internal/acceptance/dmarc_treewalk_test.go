@@ -7,8 +7,10 @@ import (
 
 	"github.com/emersion/go-msgauth/authres"
 
+	"github.com/mtaguard/mtaguard/dkim"
 	"github.com/mtaguard/mtaguard/dmarc"
 	"github.com/mtaguard/mtaguard/resolver/resolvertest"
+	"github.com/mtaguard/mtaguard/spf"
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
@@ -31,9 +33,9 @@ host.dept.company.co.uk.         A   192.0.2.7
 // broken name came after the walk stopped) or TempError: never a pass, a
 // fail or a demand that working DNS would not give.
 func TestDMARCWalkFaultsNeverEvidence(t *testing.T) {
-	spfFail := verdict.Result{Check: "spf", Auth: []authres.Result{&authres.SPFResult{Value: authres.ResultFail, From: "x@other.example"}}}
+	spfFail := verdict.Result{Check: spf.Name, Auth: []authres.Result{&authres.SPFResult{Value: authres.ResultFail, From: "x@other.example"}}}
 	dkimPass := func(d string) verdict.Result {
-		return verdict.Result{Check: "dkim", Auth: []authres.Result{&authres.DKIMResult{Value: authres.ResultPass, Domain: d}}}
+		return verdict.Result{Check: dkim.Name, Auth: []authres.Result{&authres.DKIMResult{Value: authres.ResultPass, Domain: d}}}
 	}
 	cases := []struct {
 		from    string

@@ -81,7 +81,7 @@ var (
 func checkCases(t testing.TB) []checkCase {
 	good := signedMessage(t)
 	noKey := sign(t, message("carol@example.com", "Hi.\r\n"), "example.com")
-	spfPass := verdict.Result{Check: "spf", Status: verdict.Pass}
+	spfPass := verdict.Result{Check: spf.Name, Status: verdict.Pass}
 	spfPass.Auth = spfAuth("pass", mailFrom)
 	var dkimPass verdict.Result
 	{

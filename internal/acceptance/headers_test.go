@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-msgauth/authres"
 
 	"github.com/mtaguard/mtaguard/greylist"
+	"github.com/mtaguard/mtaguard/helo"
 	"github.com/mtaguard/mtaguard/resolver/resolvertest"
 	"github.com/mtaguard/mtaguard/spf"
 	"github.com/mtaguard/mtaguard/verdict"
@@ -56,7 +57,7 @@ func hostileSessions(t testing.TB, h string) map[string]*verdict.Session {
 	good := signedMessage(t)
 	hNoSemi := strings.ReplaceAll(h, ";", "")
 	return map[string]*verdict.Session{
-		"helo":             {IP: clientIP, HELO: h, MailFrom: mailFrom, Rcpt: rcptTo, Message: good},
+		helo.Name:          {IP: clientIP, HELO: h, MailFrom: mailFrom, Rcpt: rcptTo, Message: good},
 		"mailfrom":         {IP: clientIP, HELO: heloName, MailFrom: h + "@example.org", Rcpt: rcptTo, Message: good},
 		"mailfrom-quoted":  {IP: clientIP, HELO: heloName, MailFrom: quoteLocal(h) + "@example.org", Rcpt: rcptTo, Message: good},
 		"rcpt":             {IP: clientIP, HELO: heloName, MailFrom: mailFrom, Rcpt: quoteLocal(h) + "@example.net", Message: good},
@@ -247,7 +248,7 @@ func TestHeaderSafety(t *testing.T) {
 				c := &clock{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
 				p := fullPolicy(r, greylist.NewMemory(), c, deadline)
 				for i, ch := range p.Checks {
-					if ch.Name() == "spf" {
+					if ch.Name() == spf.Name {
 						p.Checks[i] = spf.New(r, &spf.Options{Reject: true, Receiver: "mx.example.net"})
 					}
 				}
@@ -264,7 +265,7 @@ func TestHeaderSafety(t *testing.T) {
 						}
 					}
 				}
-				spfRes, ok := s.Result("spf")
+				spfRes, ok := s.Result(spf.Name)
 				if !ok {
 					t.Fatal("no spf result")
 				}
@@ -301,7 +302,7 @@ func TestReceivedSPFHostile(t *testing.T) {
 	ip := netip.MustParseAddr("192.0.2.10")
 	for _, h := range hostile {
 		for _, st := range []verdict.Status{verdict.Pass, verdict.Fail, verdict.TempError, verdict.PermError, verdict.None} {
-			res := verdict.Result{Check: "spf", Status: st, Domain: h, Err: fmt.Errorf("%s", h), Auth: spfAuth(string(st.String()), h)}
+			res := verdict.Result{Check: spf.Name, Status: st, Domain: h, Err: fmt.Errorf("%s", h), Auth: spfAuth(string(st.String()), h)}
 			rs := spf.ReceivedSPF(res, ip, h, h+"@"+h, h)
 			_, pairs, err := parseReceivedSPF(rs)
 			if err != nil {
@@ -410,7 +411,7 @@ func TestForgedAuthenticationResults(t *testing.T) {
 			if !strings.HasSuffix(string(clean), body) || !strings.Contains(string(clean), other) {
 				t.Errorf("forgery %d with %q: lost the body or another host's field:\n%s", i, other, clean)
 			}
-			d := verdict.Decision{Results: []verdict.Result{{Check: "spf", Auth: spfAuth("fail", "bank.example")}}}
+			d := verdict.Decision{Results: []verdict.Result{{Check: spf.Name, Auth: spfAuth("fail", "bank.example")}}}
 			final := append([]byte("Authentication-Results: "+d.AuthenticationResults("mx.example.net")+"\r\n"), clean...)
 			// Read by both parsers: ours, once each.
 			ours := 0

@@ -54,7 +54,7 @@ func TestDNSBLRDNSEvaluateAll(t *testing.T) {
 	}}
 	d := p.EvaluateAll(context.Background(), worldSession(nil))
 	for _, res := range d.Results {
-		if res.Check == "dnsbl" && res.Status != verdict.Fail {
+		if res.Check == dnsbl.Name && res.Status != verdict.Fail {
 			t.Errorf("listed rDNS name under EvaluateAll: %v %q, want fail", res.Status, res.Reason)
 		}
 	}
@@ -62,7 +62,7 @@ func TestDNSBLRDNSEvaluateAll(t *testing.T) {
 	s := worldSession(nil)
 	p.Evaluate(context.Background(), s, verdict.Connect)
 	p.Evaluate(context.Background(), s, verdict.Helo)
-	if res, _ := s.Result("dnsbl"); res.Status != verdict.Fail {
+	if res, _ := s.Result(dnsbl.Name); res.Status != verdict.Fail {
 		t.Errorf("stage by stage: %v %q, want fail", res.Status, res.Reason)
 	}
 }
@@ -91,7 +91,7 @@ func TestBorderParenHELO(t *testing.T) {
 // more result than was written, one the client chose.
 func TestARSemicolon(t *testing.T) {
 	d := verdict.Decision{Results: []verdict.Result{{
-		Check: "spf", Status: verdict.Fail,
+		Check: spf.Name, Status: verdict.Fail,
 		Auth: []authres.Result{&authres.SPFResult{Value: authres.ResultFail, Helo: "x; dkim=pass header.d=bank.example", From: "a@example.org"}},
 	}}}
 	ar := d.AuthenticationResults("mx.example.net")

@@ -67,7 +67,7 @@ func checkDNSBL(ctx context.Context, r allResolver) verdict.Result {
 	return dnsbl.Check(ctx, r, clientIP, ipLists)
 }
 func checkDMARC(ctx context.Context, r allResolver) verdict.Result {
-	return dmarc.Check(ctx, r, "example.org", verdict.Result{Check: "spf", Status: verdict.Pass, Auth: spfAuth("pass", mailFrom)})
+	return dmarc.Check(ctx, r, "example.org", verdict.Result{Check: spf.Name, Status: verdict.Pass, Auth: spfAuth("pass", mailFrom)})
 }
 
 // ptrNames returns n PTR records for the world's client; if confirm >= 0,

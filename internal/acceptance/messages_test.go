@@ -19,6 +19,7 @@ import (
 	"github.com/mtaguard/mtaguard/dmarc"
 	"github.com/mtaguard/mtaguard/greylist"
 	"github.com/mtaguard/mtaguard/relay"
+	"github.com/mtaguard/mtaguard/spf"
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
@@ -243,7 +244,7 @@ func TestMessages(t *testing.T) {
 			if live > mc.live || alloc > 4*mc.live {
 				t.Errorf("dmarc.From held %d KiB and allocated %d KiB, bound %d KiB", live>>10, alloc>>10, mc.live>>10)
 			}
-			spfPass := verdict.Result{Check: "spf", Status: verdict.Pass, Auth: spfAuth("pass", mailFrom)}
+			spfPass := verdict.Result{Check: spf.Name, Status: verdict.Pass, Auth: spfAuth("pass", mailFrom)}
 			var mres verdict.Result
 			if ferr == nil {
 				mres = dmarc.Check(ctx, r, from, spfPass, dres)
@@ -253,7 +254,7 @@ func TestMessages(t *testing.T) {
 				p := &verdict.Policy{Checks: []verdict.Check{dmarc.New(r, nil)}}
 				s := worldSession(msg)
 				s.Results = []verdict.Result{spfPass, dres}
-				mres, _ = verdictResult(p.Evaluate(ctx, s, verdict.Data), "dmarc")
+				mres, _ = verdictResult(p.Evaluate(ctx, s, verdict.Data), dmarc.Name)
 			}
 			if mres.Status != mc.dmarc {
 				t.Errorf("dmarc: %v, want %v: %s (%v)", mres.Status, mc.dmarc, mres.Reason, mres.Err)

@@ -138,7 +138,7 @@ func TestGreylistRedisOutage(t *testing.T) {
 		start := time.Now()
 		d := policies[mode].Evaluate(context.Background(), s.ForRcpt(s.Rcpt), verdict.Rcpt)
 		el := time.Since(start)
-		res, _ := verdictResult(d, "greylist")
+		res, _ := verdictResult(d, greylist.Name)
 		return d, res, el
 	}
 	// working: the store answers, so a new triplet is greylisted.

@@ -172,7 +172,7 @@ func TestOpenRelayBattery(t *testing.T) {
 	c := &clock{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
 	full := fullPolicy(newWorld(t), greylist.NewMemory(), c, deadline)
 	for i, ch := range full.Checks {
-		if ch.Name() == "relay" {
+		if ch.Name() == relay.Name {
 			full.Checks[i] = relay.New(rp)
 		}
 	}

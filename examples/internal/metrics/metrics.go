@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mtaguard/mtaguard/greylist"
 	"github.com/mtaguard/mtaguard/resolver"
 	"github.com/mtaguard/mtaguard/verdict"
 )
@@ -85,7 +86,7 @@ func (c *Collector) Observe(o verdict.Observation) {
 			c.demands.WithLabelValues(r.Check, r.Action.String()).Inc()
 		}
 		c.checkDur.WithLabelValues(r.Check).Observe(run.Elapsed.Seconds())
-		if r.Check == "greylist" {
+		if r.Check == greylist.Name {
 			switch {
 			case r.Status == verdict.TempError:
 				c.greylist.WithLabelValues("error").Inc()

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtaguard/mtaguard/greylist"
+	"github.com/mtaguard/mtaguard/relay"
 	"github.com/mtaguard/mtaguard/resolver"
 	"github.com/mtaguard/mtaguard/verdict"
 )
@@ -18,8 +20,8 @@ func TestServe(t *testing.T) {
 	c.Observe(verdict.Observation{Stage: verdict.Rcpt, Elapsed: time.Millisecond,
 		Decision: verdict.Decision{Action: verdict.Accept, Would: verdict.Reject},
 		Checks: []verdict.CheckRun{
-			{Result: verdict.Result{Check: "relay", Status: verdict.Fail, Action: verdict.Reject}, Elapsed: time.Millisecond},
-			{Result: verdict.Result{Check: "greylist", Status: verdict.Fail, Action: verdict.TempFail}},
+			{Result: verdict.Result{Check: relay.Name, Status: verdict.Fail, Action: verdict.Reject}, Elapsed: time.Millisecond},
+			{Result: verdict.Result{Check: greylist.Name, Status: verdict.Fail, Action: verdict.TempFail}},
 		}})
 	addr, stop, err := c.Serve("127.0.0.1:0")
 	if err != nil {
