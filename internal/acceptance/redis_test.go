@@ -3,11 +3,7 @@ package acceptance
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
-	"os"
-	"os/exec"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,92 +12,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/mtaguard/mtaguard/greylist"
+	"github.com/mtaguard/mtaguard/internal/redistest"
 	"github.com/mtaguard/mtaguard/verdict"
 )
-
-type quietRedis struct{}
-
-func (quietRedis) Printf(context.Context, string, ...any) {}
-
-// redisProc is a redis-server of the test's own on a loopback port,
-// without persistence, that the test can kill and start again.
-type redisProc struct {
-	t    *testing.T
-	path string
-	dir  string
-	port int
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-// newRedis starts a redis-server, or skips t when there is none (fails
-// when MTAGUARD_REQUIRE_TOOLS=1).
-func newRedis(t *testing.T) *redisProc {
-	t.Helper()
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("MTAGUARD_REQUIRE_TOOLS") == "1" {
-			t.Fatal("redis-server not installed (MTAGUARD_REQUIRE_TOOLS=1)")
-		}
-		t.Skip("redis-server not installed")
-	}
-	p := &redisProc{t: t, path: path, dir: t.TempDir()}
-	t.Cleanup(p.kill)
-	for try := 0; ; try++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.port = ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if err := p.start(); err == nil {
-			return p
-		} else if try == 5 {
-			t.Fatal(err)
-		}
-	}
-}
-
-func (p *redisProc) addr() string { return "127.0.0.1:" + strconv.Itoa(p.port) }
-
-// start runs redis-server on p's port and waits until it answers.
-func (p *redisProc) start() error {
-	p.cmd = exec.Command(p.path, "--port", strconv.Itoa(p.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", p.dir, "--daemonize", "no", "--loglevel", "warning")
-	if err := p.cmd.Start(); err != nil {
-		return err
-	}
-	p.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}) {
-		_ = cmd.Wait()
-		close(done)
-	}(p.cmd, p.done)
-	c := redis.NewClient(&redis.Options{Addr: p.addr(), MaxRetries: -1})
-	defer c.Close()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		select {
-		case <-p.done:
-			return fmt.Errorf("redis-server on port %d exited", p.port)
-		default:
-		}
-		if c.Ping(context.Background()).Err() == nil {
-			return nil
-		}
-	}
-	p.kill()
-	return fmt.Errorf("redis-server on port %d did not answer", p.port)
-}
-
-// kill kills the server (SIGKILL: no goodbye to the clients) and waits
-// for it to exit.
-func (p *redisProc) kill() {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
-	p.cmd = nil
-}
 
 // TestGreylistRedisOutage runs greylisting in Redis through a Policy while
 // the server is killed and started again: during the outage every RCPT is
@@ -111,10 +24,10 @@ func (p *redisProc) kill() {
 // themselves. Sessions run throughout, so the kill hits queries in flight.
 func TestGreylistRedisOutage(t *testing.T) {
 	t.Parallel()
-	srv := newRedis(t)
-	redis.SetLogger(quietRedis{})
+	srv := redistest.Start(t)
+	redistest.Quiet()
 	client := redis.NewClient(&redis.Options{
-		Addr:         srv.addr(),
+		Addr:         srv.Addr(),
 		DialTimeout:  100 * time.Millisecond,
 		ReadTimeout:  100 * time.Millisecond,
 		WriteTimeout: 100 * time.Millisecond,
@@ -189,7 +102,7 @@ func TestGreylistRedisOutage(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond)
 
-	srv.kill()
+	srv.Stop()
 	for i := 0; i < 5; i++ {
 		for _, mode := range []string{"open", "closed"} {
 			d, res, el := rcpt(mode)
@@ -209,7 +122,7 @@ func TestGreylistRedisOutage(t *testing.T) {
 		}
 	}
 
-	if err := srv.start(); err != nil {
+	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
 	}
 	for _, mode := range []string{"open", "closed"} {
