@@ -186,23 +186,3 @@ func stopsDomain(c byte) bool {
 func skipCFWS(s string, i int) int {
 	return len(s) - len(header.SkipCFWS(s[i:]))
 }
-
-// commentEnd returns the index after the comment that opens at s[i]
-// (nested, with quoted-pairs), or -1 if it is not closed.
-func commentEnd(s string, i int) int {
-	depth := 0
-	for ; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case '(':
-			depth++
-		case ')':
-			depth--
-			if depth == 0 {
-				return i + 1
-			}
-		}
-	}
-	return -1
-}

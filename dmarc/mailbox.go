@@ -3,6 +3,8 @@ package dmarc
 import (
 	"errors"
 	"strings"
+
+	"github.com/mtaguard/mtaguard/internal/header"
 )
 
 // mailbox is one address of a From field: its domain as written (a
@@ -38,11 +40,11 @@ func tokenize(s string) ([]token, error) {
 		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
 			i++
 		case c == '(':
-			j := commentEnd(s, i)
-			if j < 0 {
+			n := header.CommentLen(s[i:])
+			if n < 0 {
 				return nil, errAddress
 			}
-			i = j
+			i += n
 		case c == '"':
 			j := i + 1
 			for ; j < len(s) && s[j] != '"'; j++ {

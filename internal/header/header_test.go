@@ -189,3 +189,21 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestCommentLen(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int
+	}{
+		{"(a) b", 3},
+		{"(a (nested) \\) b) c", 17},
+		{"(unclosed", -1},
+		{"(ends in \\", -1},
+		{"no comment", -1},
+		{"", -1},
+	} {
+		if got := CommentLen(c.in); got != c.want {
+			t.Errorf("CommentLen(%q) = %d, want %d", c.in, got, c.want)
+		}
+	}
+}
