@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mtaguard/mtaguard/message"
 )
 
 // demo is the README's main-job command line, without the session facts.
@@ -112,5 +116,38 @@ func TestMonitor(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestMessageCheckTwoFrom runs the structure checks of -message-check on
+// the signed demo message with a second From field added: a break that
+// lets DMARC vouch for one author while the reader shows the other.
+func TestMessageCheckTwoFrom(t *testing.T) {
+	signed, err := os.ReadFile("../testdata/signed.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(signed, []byte("From: "))
+	twoFrom := append(append(append([]byte{}, signed[:i]...), "From: Mallory <ceo@example.net>\r\n"...), signed[i:]...)
+	file := filepath.Join(t.TempDir(), "two-from.eml")
+	if err := os.WriteFile(file, twoFrom, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-ip", "192.0.2.10", "-helo", "mail.example.org", "-from", "alice@example.org", "-rcpt", "bob@example.net", "-message", file}
+
+	code, out, _ := mtacheck(t, append([]string{"-message-check"}, args...)...)
+	if code != exitReject {
+		t.Errorf("exit %d, want %d\n%s", code, exitReject, out)
+	}
+	for _, want := range []string{message.Name + " fail", "Decision: REJECT at data", "550 5.6.0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// Without the flag the structure is not looked at.
+	_, out, _ = mtacheck(t, args...)
+	if strings.Contains(out, "550 5.6.0") {
+		t.Errorf("without -message-check the message was judged on its structure:\n%s", out)
 	}
 }

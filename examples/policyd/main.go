@@ -53,6 +53,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if fl.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fl.Arg(0))
 	}
+	// Postfix's policy protocol carries no message text, so a check of
+	// the message would never run: say so rather than take the flag.
+	if pc.MessageCheck || pc.Clamd != "" || pc.Rspamd != "" || pc.Spamd != "" {
+		return fmt.Errorf("-message-check, -clamd, -rspamd and -spamd read the message, which a policy service never sees: use examples/milter for them")
+	}
 	policy, _, closePolicy, err := pc.Build(ctx)
 	if err != nil {
 		return err

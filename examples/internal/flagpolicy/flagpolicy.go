@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -23,9 +24,13 @@ import (
 	"github.com/mtaguard/mtaguard/fcrdns"
 	"github.com/mtaguard/mtaguard/greylist"
 	"github.com/mtaguard/mtaguard/helo"
+	"github.com/mtaguard/mtaguard/message"
 	"github.com/mtaguard/mtaguard/relay"
 	"github.com/mtaguard/mtaguard/resolver"
 	"github.com/mtaguard/mtaguard/resolver/resolvertest"
+	"github.com/mtaguard/mtaguard/scan/clamd"
+	"github.com/mtaguard/mtaguard/scan/rspamd"
+	"github.com/mtaguard/mtaguard/scan/spamd"
 	"github.com/mtaguard/mtaguard/spf"
 	"github.com/mtaguard/mtaguard/verdict"
 	"github.com/mtaguard/mtaguard/verify"
@@ -58,6 +63,12 @@ type Config struct {
 	// Address verification by callout (package verify).
 	VerifySender    bool   // verify senders at their MX (reject_unverified_sender)
 	VerifyRecipient string // host:port of the inside server that verifies recipients of our domains
+
+	// Data-stage checks of the message itself.
+	MessageCheck bool   // RFC 5322 structure checks (package message)
+	Clamd        string // clamd address: host:port, or a unix socket path
+	Rspamd       string // rspamd normal worker URL
+	Spamd        string // spamd address: host:port, or a unix socket path
 }
 
 // list is a flag holding a comma-separated list; repeating the flag adds.
@@ -100,7 +111,67 @@ func Register(fs *flag.FlagSet) *Config {
 	// Address verification by callout (package verify).
 	fs.BoolVar(&c.VerifySender, "verify-sender", false, "verify each sender by a callout to its MX: 550 5.1.7 when it is refused there (reject_unverified_sender)")
 	fs.StringVar(&c.VerifyRecipient, "verify-recipient", "", "verify recipients of the -local and -relay-domains domains by a callout to this inside server `host:port`: 550 5.1.1 for unknown users, 450 4.1.1 when it cannot tell (reject_unverified_recipient)")
+
+	// Data-stage checks of the message itself. (The flag is
+	// -message-check, since mtacheck's -message names the message file.)
+	fs.BoolVar(&c.MessageCheck, "message-check", false, "check the message's RFC 5322 structure: two From fields, a bare CR, a header opening with a continuation line demand 550 5.6.0; other faults score")
+	fs.StringVar(&c.Clamd, "clamd", "", "scan messages with ClamAV's clamd at `address` (host:port, or a unix socket path): a virus demands 554 5.7.0")
+	fs.StringVar(&c.Rspamd, "rspamd", "", "ask the rspamd normal worker at `URL` (e.g. http://127.0.0.1:11333) about each message; its action decides")
+	fs.StringVar(&c.Spamd, "spamd", "", "ask SpamAssassin's spamd at `address` (host:port, or a unix socket path); its score adds to ours")
 	return c
+}
+
+// dialAddress tells a unix socket path from a host:port, as the flags
+// take either.
+func dialAddress(addr string) (network, address string) {
+	if strings.HasPrefix(addr, "/") || strings.HasPrefix(addr, "./") || strings.HasPrefix(addr, "unix:") {
+		return "unix", strings.TrimPrefix(addr, "unix:")
+	}
+	return "tcp", addr
+}
+
+// scanChecks returns the Data-stage checks of the message flags, and a
+// function that closes their pooled connections.
+func (c *Config) scanChecks() ([]verdict.Check, func(), error) {
+	var checks []verdict.Check
+	var closers []func() error
+	if c.MessageCheck {
+		checks = append(checks, message.New(nil))
+	}
+	if c.Clamd != "" {
+		network, addr := dialAddress(c.Clamd)
+		if network == "tcp" {
+			if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+				return nil, nil, fmt.Errorf("-clamd %q: want host:port or a unix socket path", c.Clamd)
+			}
+		}
+		cc := clamd.New(network, addr, nil)
+		checks = append(checks, cc)
+		closers = append(closers, cc.Close)
+	}
+	if c.Rspamd != "" {
+		u, err := url.Parse(c.Rspamd)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, nil, fmt.Errorf("-rspamd %q: want an http:// URL", c.Rspamd)
+		}
+		rc := rspamd.New(c.Rspamd, nil)
+		checks = append(checks, rc)
+		closers = append(closers, rc.Close)
+	}
+	if c.Spamd != "" {
+		network, addr := dialAddress(c.Spamd)
+		if network == "tcp" {
+			if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+				return nil, nil, fmt.Errorf("-spamd %q: want host:port or a unix socket path", c.Spamd)
+			}
+		}
+		checks = append(checks, spamd.New(network, addr, nil))
+	}
+	return checks, func() {
+		for _, f := range closers {
+			f()
+		}
+	}, nil
 }
 
 // Resolver is what the checks need of DNS: the lookup methods of
@@ -152,10 +223,15 @@ func (c *Config) Build(ctx context.Context) (*verdict.Policy, Resolver, func(), 
 		return nil, nil, nil, err
 	}
 	checks = append(checks, vc...)
+	sc, closeScan, err := c.scanChecks()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	checks = append(checks, sc...)
 	if len(lists) > 0 {
 		checks = append(checks, dnsbl.New(r, lists, &dnsbl.Options{NonGlobal: c.NonGlobal}))
 	}
-	closer := func() {}
+	closer := closeScan
 	var greyMem *greylist.Memory
 	switch {
 	case c.Greylist == "" || c.Greylist == "off":
@@ -165,12 +241,14 @@ func (c *Config) Build(ctx context.Context) (*verdict.Policy, Resolver, func(), 
 	case strings.HasPrefix(c.Greylist, "redis://") || strings.HasPrefix(c.Greylist, "rediss://"):
 		opt, err := redis.ParseURL(c.Greylist)
 		if err != nil {
+			closeScan()
 			return nil, nil, nil, fmt.Errorf("-greylist: %w", err)
 		}
 		client := redis.NewClient(opt)
-		closer = func() { client.Close() }
+		closer = func() { client.Close(); closeScan() }
 		checks = append(checks, greylist.New(greylist.NewRedis(client, ""), &greylist.Options{Delay: c.GreyDelay, TrustedNets: trusted}))
 	default:
+		closeScan()
 		return nil, nil, nil, fmt.Errorf("-greylist %q: want off, memory or a redis:// URL", c.Greylist)
 	}
 
