@@ -52,6 +52,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	fs.Int64Var(&o.SpoolBytes, "spool-bytes", 1<<20, "messages larger than this many `bytes` are spooled to disk while they arrive")
 	fs.StringVar(&o.SpoolDir, "spool-dir", "", "`directory` for spooled messages (default: the system's temporary directory)")
 	fs.BoolVar(&o.Chunking, "chunking", false, "offer CHUNKING (BDAT); off by default: go-smtp v0.25 races on broken-off BDAT")
+	var b border
+	b.register(fs)
 	pc := flagpolicy.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -69,6 +71,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		level = slog.LevelInfo
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	wrap, closeBorder, err := b.build(policy, pc.Hostname, logger)
+	if err != nil {
+		return err
+	}
+	defer closeBorder()
 	srv := &Server{
 		Policy:          policy,
 		Hostname:        pc.Hostname,
@@ -93,5 +100,5 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if ready != nil {
 		ready(ln.Addr())
 	}
-	return s.Serve(srv.Listen(ln))
+	return s.Serve(srv.Listen(wrap(ln)))
 }
