@@ -52,6 +52,10 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	fs.Int64Var(&o.SpoolBytes, "spool-bytes", 1<<20, "messages larger than this many `bytes` are spooled to disk while they arrive")
 	fs.StringVar(&o.SpoolDir, "spool-dir", "", "`directory` for spooled messages (default: the system's temporary directory)")
 	fs.BoolVar(&o.Chunking, "chunking", false, "offer CHUNKING (BDAT); off by default: go-smtp v0.25 races on broken-off BDAT")
+	submission := fs.String("submission", "", "`address` of a submission listener (e.g. 127.0.0.1:587): STARTTLS, then AUTH against -users; only authenticated clients may send, as themselves")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate `file` for STARTTLS on -submission (default: a self-signed one, for tests)")
+	tlsKey := fs.String("tls-key", "", "PEM key `file` of -tls-cert")
+	usersFile := fs.String("users", "", "`file` of user:bcrypt-hash lines (htpasswd -B) for AUTH on -submission")
 	var b border
 	b.register(fs)
 	pc := flagpolicy.Register(fs)
@@ -96,6 +100,38 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	}()
 	if pc.MetricsAddr != nil {
 		logger.Info("metrics", "url", "http://"+pc.MetricsAddr.String()+"/metrics")
+	}
+	if *submission != "" {
+		if *usersFile == "" {
+			return fmt.Errorf("-submission needs -users")
+		}
+		users, err := loadUsers(*usersFile)
+		if err != nil {
+			return err
+		}
+		tc, selfSigned, err := tlsConfig(*tlsCert, *tlsKey, pc.Hostname)
+		if err != nil {
+			return err
+		}
+		if selfSigned {
+			logger.Warn("submission: no -tls-cert given, using a self-signed certificate that clients cannot verify")
+		}
+		sub := *srv
+		sub.Policy, sub.Users = submissionPolicy(policy), users
+		sl, err := net.Listen("tcp", *submission)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ss := sub.SMTP()
+		ss.TLSConfig = tc
+		ss.AllowInsecureAuth = false // RFC 4954 §4: no credentials in the clear
+		go func() {
+			<-ctx.Done()
+			ss.Close()
+		}()
+		go ss.Serve(sub.Listen(sl))
+		logger.Info("submission", "addr", sl.Addr().String())
 	}
 	if ready != nil {
 		ready(ln.Addr())

@@ -29,6 +29,10 @@ type Server struct {
 	// Options are gosmtp's (connection caps, memory budget, spooling);
 	// Hostname, Logger and MaxMessageBytes above override theirs.
 	Options gosmtp.Options
+
+	// Users, if set, makes the server a submission server: clients
+	// authenticate with AUTH PLAIN or LOGIN against these bcrypt hashes.
+	Users map[string][]byte
 }
 
 func (s *Server) options() *gosmtp.Options {
@@ -76,6 +80,9 @@ type mailbox struct {
 }
 
 func (s *Server) newSession(*smtp.Conn) (smtp.Session, error) {
+	if s.Users != nil {
+		return &submitter{mailbox: &mailbox{srv: s}}, nil
+	}
 	return &mailbox{srv: s}, nil
 }
 

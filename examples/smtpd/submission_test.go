@@ -1,0 +1,68 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// startSubmission runs main with a submission listener and one user,
+// alice@example.org with the password "secret", and returns the
+// submission address.
+func startSubmission(t *testing.T, extra ...string) (sub, maildir string, logs *syncBuffer) {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := filepath.Join(t.TempDir(), "users")
+	os.WriteFile(users, []byte("# test users\nalice@example.org:"+string(hash)+"\n"), 0o600)
+	_, maildir, _, logs = startMainLog(t, append([]string{"-submission", "127.0.0.1:0", "-users", users}, extra...)...)
+	m := regexp.MustCompile(`msg=submission addr=(\S+)`).FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no submission address in the log:\n%s", logs.String())
+	}
+	return m[1], maildir, logs
+}
+
+// TestSubmissionSwaks drives the submission listener with swaks: AUTH only
+// after STARTTLS, relay only when authenticated, and only as oneself.
+func TestSubmissionSwaks(t *testing.T) {
+	needTool(t, "swaks", "apt-get install swaks")
+	sub, maildir, logs := startSubmission(t)
+	if !strings.Contains(logs.String(), "self-signed certificate") {
+		t.Errorf("no warning about the self-signed certificate:\n%s", logs.String())
+	}
+	base := []string{"--helo", "client.example.org", "--to", "carol@example.com"}
+	as := func(from string, more ...string) []string { return append(append([]string{"--from", from}, base...), more...) }
+	auth := func(mech, pass string) []string {
+		return []string{"--auth", mech, "--auth-user", "alice@example.org", "--auth-password", pass}
+	}
+	// swaks's exit status names the failing step: 23 MAIL refused, 24 no
+	// recipient accepted, 28 AUTH failed, 29 TLS failed.
+	for _, step := range []struct {
+		name   string
+		args   []string
+		status int
+		reply  string
+	}{
+		{"PLAIN over TLS", as("alice@example.org", append([]string{"--tls"}, auth("PLAIN", "secret")...)...), 0, "<~  250 "},
+		{"LOGIN over TLS", as("alice@example.org", append([]string{"--tls"}, auth("LOGIN", "secret")...)...), 0, "<~  250 "},
+		{"AUTH without TLS", as("alice@example.org", auth("PLAIN", "secret")...), 28, ""},
+		{"wrong password", as("alice@example.org", append([]string{"--tls"}, auth("PLAIN", "wrong")...)...), 28, "<~* 535 5.7.8 "},
+		{"relay without AUTH", as("alice@example.org", "--tls"), 24, "<~* 530 5.7.0 "},
+		{"sender-login mismatch", as("mallory@example.org", append([]string{"--tls"}, auth("PLAIN", "secret")...)...), 24, "<~* 553 5.7.1 "},
+	} {
+		status, out := swaks(t, sub, step.args...)
+		if status != step.status || !strings.Contains(out, step.reply) {
+			t.Errorf("%s: swaks exit %d, want %d with %q:\n%s", step.name, status, step.status, step.reply, out)
+		}
+	}
+	if n := len(delivered(t, maildir)); n != 2 {
+		t.Errorf("%d messages delivered, want 2", n)
+	}
+}
