@@ -1,11 +1,15 @@
 package main
 
 import (
+	"encoding/base64"
+	"net"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -38,7 +42,9 @@ func TestSubmissionSwaks(t *testing.T) {
 		t.Errorf("no warning about the self-signed certificate:\n%s", logs.String())
 	}
 	base := []string{"--helo", "client.example.org", "--to", "carol@example.com"}
-	as := func(from string, more ...string) []string { return append(append([]string{"--from", from}, base...), more...) }
+	as := func(from string, more ...string) []string {
+		return append(append([]string{"--from", from}, base...), more...)
+	}
 	auth := func(mech, pass string) []string {
 		return []string{"--auth", mech, "--auth-user", "alice@example.org", "--auth-password", pass}
 	}
@@ -52,7 +58,8 @@ func TestSubmissionSwaks(t *testing.T) {
 	}{
 		{"PLAIN over TLS", as("alice@example.org", append([]string{"--tls"}, auth("PLAIN", "secret")...)...), 0, "<~  250 "},
 		{"LOGIN over TLS", as("alice@example.org", append([]string{"--tls"}, auth("LOGIN", "secret")...)...), 0, "<~  250 "},
-		{"AUTH without TLS", as("alice@example.org", auth("PLAIN", "secret")...), 28, ""},
+		// Not offered before STARTTLS: swaks gives up.
+		{"AUTH without TLS", as("alice@example.org", auth("PLAIN", "secret")...), 28, "*** Host did not advertise authentication"},
 		{"wrong password", as("alice@example.org", append([]string{"--tls"}, auth("PLAIN", "wrong")...)...), 28, "<~* 535 5.7.8 "},
 		{"relay without AUTH", as("alice@example.org", "--tls"), 24, "<~* 530 5.7.0 "},
 		{"sender-login mismatch", as("mallory@example.org", append([]string{"--tls"}, auth("PLAIN", "secret")...)...), 24, "<~* 553 5.7.1 "},
@@ -62,6 +69,31 @@ func TestSubmissionSwaks(t *testing.T) {
 			t.Errorf("%s: swaks exit %d, want %d with %q:\n%s", step.name, status, step.status, step.reply, out)
 		}
 	}
+	// A client that sends AUTH in the clear anyway is refused by go-smtp
+	// with 523 5.7.10 (RFC 4954 §4 names 538 5.7.11 for this; go-smtp
+	// v0.25 uses its own code), and its credentials are not checked.
+	c, err := net.Dial("tcp", sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	tc := textproto.NewConn(c)
+	if _, _, err := tc.ReadResponse(220); err != nil {
+		t.Fatal(err)
+	}
+	tc.PrintfLine("EHLO client.example.org")
+	if _, _, err := tc.ReadResponse(250); err != nil {
+		t.Fatal(err)
+	}
+	tc.PrintfLine("AUTH PLAIN %s", base64.StdEncoding.EncodeToString([]byte("\x00alice@example.org\x00secret")))
+	if code, msg, _ := tc.ReadResponse(235); code != 523 || !strings.HasPrefix(msg, "5.7.10") {
+		t.Errorf("AUTH in the clear: %d %s, want 523 5.7.10", code, msg)
+	}
+	if !strings.Contains(logs.String(), "authentication failed") {
+		t.Errorf("no failed authentication logged for the wrong password")
+	}
+
 	if n := len(delivered(t, maildir)); n != 2 {
 		t.Errorf("%d messages delivered, want 2", n)
 	}
