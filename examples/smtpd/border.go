@@ -25,6 +25,9 @@ type border struct {
 	limitRate   string // messages per client, "N/duration"
 	rcptRate    string // recipients per client, "N/duration"
 	limitRedis  string
+	authFail    string // failed AUTH attempts per client, "N/duration"
+
+	store limit.Store // set by build
 }
 
 func (b *border) register(fs *flag.FlagSet) {
@@ -33,6 +36,7 @@ func (b *border) register(fs *flag.FlagSet) {
 	fs.IntVar(&b.limitConn, "limit-conn", 0, "connections at once from one client address; more get 421 4.7.0 (0: no limit)")
 	fs.StringVar(&b.limitRate, "limit-rate", "", "messages (MAIL commands) per client address, as `N/duration` (e.g. 30/1m); more get 450 4.7.1")
 	fs.StringVar(&b.rcptRate, "limit-rcpt-rate", "", "recipients per client address, as `N/duration`; more get 450 4.7.1")
+	fs.StringVar(&b.authFail, "limit-auth-fail", "5/10m", "failed AUTH attempts per client address on -submission, as `N/duration`: the one that fills it gets 535 then 421 and the connection closes, later AUTH gets 454 4.7.0 (\"\": no limit)")
 	fs.StringVar(&b.limitRedis, "limit-redis", "", "keep the limits' counters (and -screen's passes) in Redis at this redis://host:port/db `URL`, shared by several servers (default: in memory)")
 }
 
@@ -71,6 +75,7 @@ func (b *border) build(p *verdict.Policy, hostname string, logger *slog.Logger) 
 		store = limit.NewRedis(rc, limit.DefaultRedisPrefix)
 		closeFn = func() { rc.Close() }
 	}
+	b.store = store
 	for _, r := range []struct {
 		flag, v string
 		c       limit.Counter
@@ -107,4 +112,16 @@ func (b *border) build(p *verdict.Policy, hostname string, logger *slog.Logger) 
 		}
 		return l
 	}, closeFn, nil
+}
+
+// authLimit returns the Checker of -limit-auth-fail, nil without one.
+func (b *border) authLimit() (*limit.Checker, error) {
+	if b.authFail == "" {
+		return nil, nil
+	}
+	rate, err := parseRate(b.authFail)
+	if err != nil {
+		return nil, fmt.Errorf("-limit-auth-fail: %w", err)
+	}
+	return limit.New(b.store, &limit.Options{Rules: []limit.Rule{{Counter: limit.AuthFailures, Subject: limit.Client, Rate: rate}}}), nil
 }

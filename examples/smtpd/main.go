@@ -116,8 +116,12 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		if selfSigned {
 			logger.Warn("submission: no -tls-cert given, using a self-signed certificate that clients cannot verify")
 		}
+		authLimit, err := b.authLimit()
+		if err != nil {
+			return err
+		}
 		sub := *srv
-		sub.Policy, sub.Users = submissionPolicy(policy), users
+		sub.Policy, sub.Users, sub.AuthLimit = submissionPolicy(policy), users, authLimit
 		sl, err := net.Listen("tcp", *submission)
 		if err != nil {
 			ln.Close()

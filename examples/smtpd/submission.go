@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -19,6 +22,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/mtaguard/mtaguard/limit"
 	"github.com/mtaguard/mtaguard/relay"
 	"github.com/mtaguard/mtaguard/verdict"
 )
@@ -113,12 +117,30 @@ func senderLogin(user, sender string) bool {
 // go-smtp offers AUTH only after STARTTLS (Server.AllowInsecureAuth false).
 type submitter struct {
 	*mailbox
+	conn *smtp.Conn
 	user string
+}
+
+func (s *submitter) facts() limit.Facts {
+	return limit.Facts{IP: remoteIP(s.conn.Conn())}
+}
+
+// remoteIP is the client's address.
+func remoteIP(c net.Conn) netip.Addr {
+	ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	return ap.Addr().Unmap()
 }
 
 func (s *submitter) AuthMechanisms() []string { return []string{sasl.Plain, sasl.Login} }
 
 func (s *submitter) Auth(mech string) (sasl.Server, error) {
+	if l := s.srv.AuthLimit; l != nil {
+		// RFC 4954 §6: 454 4.7.0 to a client whose failures are over the
+		// limit, before it can try another password.
+		if r := l.Evaluate(context.Background(), s.facts(), time.Now()); r.Action >= verdict.TempFail {
+			return nil, &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many failed authentication attempts, try again later"}
+		}
+	}
 	switch mech {
 	case sasl.Plain:
 		return sasl.NewPlainServer(func(identity, user, pass string) error {
@@ -144,6 +166,18 @@ func (s *submitter) login(user, pass string) error {
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(pass)) != nil || !ok {
 		s.srv.logger().Warn("authentication failed", "user", verdict.Printable(user))
+		if l := s.srv.AuthLimit; l != nil {
+			if r := l.Report(context.Background(), limit.AuthFailures, s.facts(), time.Now()); r.Action >= verdict.TempFail {
+				// The failure that fills the counter: the client gets
+				// its 535, then 421, and the connection closes (go-smtp
+				// has no way to say "reply, then close").
+				c := s.conn.Conn()
+				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+				fmt.Fprintf(c, "535 5.7.8 %s\r\n421 4.7.0 %s Too many failed authentication attempts, closing connection\r\n", errBadCredentials.Message, s.srv.Hostname)
+				c.Close()
+				s.srv.logger().Warn("authentication failure limit", "ip", s.facts().IP.String(), "reason", r.Reason)
+			}
+		}
 		return errBadCredentials
 	}
 	s.user = user
@@ -159,9 +193,9 @@ func (s *submitter) AuthUser() string { return s.user }
 // (draft-murchison-sasl-login): the client answers "Username:" and
 // "Password:" challenges. go-sasl has only its client side.
 type loginServer struct {
-	auth       func(user, pass string) error
-	user       string
-	state      int
+	auth  func(user, pass string) error
+	user  string
+	state int
 }
 
 func (l *loginServer) Next(response []byte) (challenge []byte, done bool, err error) {

@@ -98,3 +98,27 @@ func TestSubmissionSwaks(t *testing.T) {
 		t.Errorf("%d messages delivered, want 2", n)
 	}
 }
+
+// TestSubmissionAuthFailureLimit: with -limit-auth-fail 3/1m, the third
+// wrong password gets 535 then 421 and the connection closes; the next
+// AUTH, even with the right password, gets 454 4.7.0.
+func TestSubmissionAuthFailureLimit(t *testing.T) {
+	needTool(t, "swaks", "apt-get install swaks")
+	sub, _, _ := startSubmission(t, "-limit-auth-fail", "3/1m")
+	try := func(pass string) (int, string) {
+		return swaks(t, sub, "--tls", "--helo", "client.example.org", "--from", "alice@example.org", "--to", "carol@example.com",
+			"--auth", "PLAIN", "--auth-user", "alice@example.org", "--auth-password", pass)
+	}
+	for i := 1; i <= 2; i++ {
+		if status, out := try("wrong"); status != 28 || !strings.Contains(out, "<~* 535 5.7.8 ") || strings.Contains(out, "421 ") {
+			t.Errorf("wrong password %d: swaks exit %d, want 28 with 535 5.7.8 only:\n%s", i, status, out)
+		}
+	}
+	// swaks reads the 421 as the reply to its QUIT.
+	if status, out := try("wrong"); status != 28 || !strings.Contains(out, "<~* 535 5.7.8 ") || !strings.Contains(out, "<~* 421 4.7.0 mx.example.net Too many failed authentication attempts") {
+		t.Errorf("wrong password 3: swaks exit %d, want 28 with 535 5.7.8 then 421 4.7.0:\n%s", status, out)
+	}
+	if status, out := try("secret"); status != 28 || !strings.Contains(out, "<~* 454 4.7.0 ") {
+		t.Errorf("right password after the limit: swaks exit %d, want 28 with 454 4.7.0:\n%s", status, out)
+	}
+}
