@@ -56,6 +56,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	tlsCert := fs.String("tls-cert", "", "PEM certificate `file` for STARTTLS on -submission (default: a self-signed one, for tests)")
 	tlsKey := fs.String("tls-key", "", "PEM key `file` of -tls-cert")
 	usersFile := fs.String("users", "", "`file` of user:bcrypt-hash lines (htpasswd -B) for AUTH on -submission")
+	relayCerts := fs.String("relay-certs", "", "`file` of TLS client certificate fingerprints (SHA-256, one a line) whose holders may relay on -submission without AUTH (Postfix's permit_tls_clientcerts)")
+	clientCA := fs.String("client-ca", "", "PEM `file` of CAs that must have signed a client certificate on -submission (default: any certificate, pinned by -relay-certs)")
 	var b border
 	b.register(fs)
 	pc := flagpolicy.Register(fs)
@@ -113,6 +115,15 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		if err != nil {
 			return err
 		}
+		var fps []string
+		if *relayCerts != "" {
+			if fps, err = loadFingerprints(*relayCerts); err != nil {
+				return err
+			}
+			if err := requestClientCerts(tc, *clientCA); err != nil {
+				return err
+			}
+		}
 		if selfSigned {
 			logger.Warn("submission: no -tls-cert given, using a self-signed certificate that clients cannot verify")
 		}
@@ -121,7 +132,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 			return err
 		}
 		sub := *srv
-		sub.Policy, sub.Users, sub.AuthLimit = submissionPolicy(policy), users, authLimit
+		sub.Policy, sub.Users, sub.AuthLimit = submissionPolicy(policy, fps), users, authLimit
 		sl, err := net.Listen("tcp", *submission)
 		if err != nil {
 			ln.Close()

@@ -51,6 +51,49 @@ func loadUsers(name string) (map[string][]byte, error) {
 	return users, sc.Err()
 }
 
+// loadFingerprints reads a -relay-certs file: one certificate fingerprint
+// a line (SHA-256, hex, with or without colons, as "openssl x509 -noout
+// -fingerprint -sha256" prints it after its "=").
+func loadFingerprints(name string) ([]string, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	var fps []string
+	for line := range strings.Lines(string(b)) {
+		line = strings.TrimSpace(line)
+		if _, after, ok := strings.Cut(line, "="); ok {
+			line = after
+		}
+		if line != "" && line[0] != '#' {
+			fps = append(fps, line)
+		}
+	}
+	return fps, nil
+}
+
+// requestClientCerts makes c ask clients for a certificate without
+// requiring one; with a -client-ca file, a certificate given must be
+// signed by one of its CAs. Without, the handshake still proves that the
+// client holds the certificate's key, which is what a fingerprint in
+// -relay-certs pins.
+func requestClientCerts(c *tls.Config, caFile string) error {
+	c.ClientAuth = tls.RequestClientCert
+	if caFile == "" {
+		return nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return err
+	}
+	c.ClientCAs = x509.NewCertPool()
+	if !c.ClientCAs.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("%s: no PEM certificates", caFile)
+	}
+	c.ClientAuth = tls.VerifyClientCertIfGiven
+	return nil
+}
+
 // tlsConfig loads the certificate of -tls-cert and -tls-key, or, when both
 // are empty, makes a self-signed one for hostname (selfSigned is then true:
 // clients cannot verify it, which only suits tests).
@@ -88,8 +131,9 @@ func tlsConfig(certFile, keyFile, hostname string) (c *tls.Config, selfSigned bo
 
 // submissionPolicy is p with its relay check replaced by submission's
 // (RFC 6409 §4.3): only an authenticated client may send, only over TLS,
-// and only as itself.
-func submissionPolicy(p *verdict.Policy) *verdict.Policy {
+// and only as itself; or a client whose TLS certificate's fingerprint is
+// in clientCerts (Postfix's permit_tls_clientcerts).
+func submissionPolicy(p *verdict.Policy, clientCerts []string) *verdict.Policy {
 	sp := *p
 	sp.Checks = nil
 	for _, c := range p.Checks {
@@ -98,7 +142,7 @@ func submissionPolicy(p *verdict.Policy) *verdict.Policy {
 		}
 		sp.Checks = append(sp.Checks, c)
 	}
-	sp.Checks = append(sp.Checks, relay.New(&relay.Policy{RequireAuth: true, TLSAuthOnly: true, SenderLogin: senderLogin}))
+	sp.Checks = append(sp.Checks, relay.New(&relay.Policy{RequireAuth: true, TLSAuthOnly: true, SenderLogin: senderLogin, ClientCerts: clientCerts}))
 	// The score thresholds are for strangers' mail, not our users'.
 	sp.Exempt = func(s *verdict.Session) bool { return s.AuthUser != "" }
 	return &sp

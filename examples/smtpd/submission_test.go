@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"net"
 	"net/textproto"
 	"os"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/mtaguard/mtaguard/relay"
 )
 
 // startSubmission runs main with a submission listener and one user,
@@ -120,5 +124,53 @@ func TestSubmissionAuthFailureLimit(t *testing.T) {
 	}
 	if status, out := try("secret"); status != 28 || !strings.Contains(out, "<~* 454 4.7.0 ") {
 		t.Errorf("right password after the limit: swaks exit %d, want 28 with 454 4.7.0:\n%s", status, out)
+	}
+}
+
+// writeClientCert makes a self-signed client certificate, writes it and
+// its key as PEM files into dir, and returns their paths and fingerprint.
+func writeClientCert(t *testing.T, dir, name string) (certFile, keyFile, fp string) {
+	t.Helper()
+	tc, _, err := tlsConfig("", "", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tc.Certificates[0]
+	key, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600)
+	cert, err := x509.ParseCertificate(c.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile, relay.Fingerprint(cert)
+}
+
+// TestSubmissionClientCert: a client whose certificate is in -relay-certs
+// relays without AUTH; one with another certificate, or none, is refused.
+func TestSubmissionClientCert(t *testing.T) {
+	needTool(t, "swaks", "apt-get install swaks")
+	dir := t.TempDir()
+	cert, key, fp := writeClientCert(t, dir, "relay.example.org")
+	otherCert, otherKey, _ := writeClientCert(t, dir, "other.example.org")
+	list := filepath.Join(dir, "relay-certs")
+	os.WriteFile(list, []byte("# allowed\n"+fp+"\n"), 0o600)
+	sub, maildir, _ := startSubmission(t, "-relay-certs", list)
+	args := []string{"--tls", "--helo", "relay.example.org", "--from", "app@example.org", "--to", "carol@example.com"}
+	if status, out := swaks(t, sub, append(args, "--tls-cert", cert, "--tls-key", key)...); status != 0 {
+		t.Errorf("listed client certificate: swaks exit %d, want 0:\n%s", status, out)
+	}
+	if status, out := swaks(t, sub, append(args, "--tls-cert", otherCert, "--tls-key", otherKey)...); status != 24 || !strings.Contains(out, "<~* 530 5.7.0 ") {
+		t.Errorf("unlisted client certificate: swaks exit %d, want 24 with 530 5.7.0:\n%s", status, out)
+	}
+	if status, out := swaks(t, sub, args...); status != 24 || !strings.Contains(out, "<~* 530 5.7.0 ") {
+		t.Errorf("no client certificate: swaks exit %d, want 24 with 530 5.7.0:\n%s", status, out)
+	}
+	if n := len(delivered(t, maildir)); n != 1 {
+		t.Errorf("%d messages delivered, want 1", n)
 	}
 }
