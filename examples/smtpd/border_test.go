@@ -11,12 +11,12 @@ import (
 
 // smtpSource runs Postfix's load generator smtp-source against addr: the
 // given sessions in parallel, msgs messages in all, one per session.
-func smtpSource(t *testing.T, addr, sessions, msgs string) (error, string) {
+func smtpSource(t *testing.T, addr, sessions, msgs string) (string, error) {
 	t.Helper()
 	cmd := exec.Command("/usr/sbin/smtp-source", "-s", sessions, "-m", msgs, "-M", "mail.example.org",
 		"-f", "alice@example.org", "-t", "bob@example.net", addr)
 	out, err := cmd.CombinedOutput()
-	return err, string(out)
+	return string(out), err
 }
 
 // TestBorderLimitsSmtpSource drives load with Postfix's smtp-source
@@ -29,7 +29,7 @@ func TestBorderLimitsSmtpSource(t *testing.T) {
 	// A message rate of 5 a minute (burst 5): five messages pass, the
 	// sixth MAIL gets 450 4.7.1 (never 5xx).
 	addr, maildir, _, logs := startMainLog(t, "-limit-rate", "5/1m")
-	err, out := smtpSource(t, addr, "1", "12")
+	out, err := smtpSource(t, addr, "1", "12")
 	if err == nil || !strings.Contains(out, "450 4.7.1 too many messages from 127.0.0.1") {
 		t.Errorf("smtp-source over -limit-rate 5/1m: %v, want a refusal 450 4.7.1:\n%s", err, out)
 	}
@@ -47,13 +47,13 @@ func TestBorderLimitsSmtpSource(t *testing.T) {
 	// Two connections at once from one client: one session at a time
 	// passes, four at once meet 421 4.7.0 at the banner.
 	addr, maildir, _, _ = startMainLog(t, "-limit-conn", "2")
-	if err, out := smtpSource(t, addr, "1", "4"); err != nil {
+	if out, err := smtpSource(t, addr, "1", "4"); err != nil {
 		t.Errorf("smtp-source, one session under -limit-conn 2: %v\n%s", err, out)
 	}
 	if n := len(delivered(t, maildir)); n != 4 {
 		t.Errorf("%d messages delivered under the connection limit, want 4", n)
 	}
-	err, out = smtpSource(t, addr, "4", "40")
+	out, err = smtpSource(t, addr, "4", "40")
 	if err == nil || !strings.Contains(out, "421 4.7.0 too many connections from 127.0.0.1") {
 		t.Errorf("smtp-source, 4 sessions over -limit-conn 2: %v, want 421 4.7.0 at the banner:\n%s", err, out)
 	}
@@ -66,7 +66,7 @@ func TestBorderLimitsSmtpSource(t *testing.T) {
 // by the policy at connect is gosmtp's TestConnResultsScoredAtConnect.)
 func TestBorderScreen(t *testing.T) {
 	needTool(t, "swaks", "apt-get install swaks")
-	addr, maildir, _, logs := startMainLog(t, "-screen", "-screen-pause", "300ms")
+	addr, maildir, _, _ := startMainLog(t, "-screen", "-screen-pause", "300ms")
 	// The deep tests hold a dialogue of their own that ends in 450 4.3.2,
 	// as postscreen's do; the retry, having passed, reaches the server.
 	args := []string{"--helo", "mail.example.org", "--from", "alice@example.org", "--to", "bob@example.net"}
@@ -82,7 +82,7 @@ func TestBorderScreen(t *testing.T) {
 
 	// A fresh server: the pass above is cached for 127.0.0.1, which would
 	// skip the pause.
-	addr, _, _, logs = startMainLog(t, "-screen", "-screen-pause", "300ms")
+	addr, _, _, logs := startMainLog(t, "-screen", "-screen-pause", "300ms")
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
