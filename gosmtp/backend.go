@@ -2,7 +2,10 @@ package gosmtp
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
 	"io"
 	"net"
 	"net/netip"
@@ -156,7 +159,12 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		return s.heloErr
 	}
 	s.vs.Reset(verdict.Mail)
-	_, s.vs.TLS = s.conn.TLSConnectionState()
+	var cs tls.ConnectionState
+	cs, s.vs.TLS = s.conn.TLSConnectionState()
+	s.vs.ClientCert = ""
+	if s.vs.TLS && len(cs.PeerCertificates) > 0 {
+		s.vs.ClientCert = fingerprint(cs.PeerCertificates[0])
+	}
 	if a, ok := s.inner.(AuthUserer); ok {
 		s.vs.AuthUser = a.AuthUser()
 	}
@@ -276,3 +284,13 @@ type authSession struct {
 func (s *authSession) AuthMechanisms() []string { return s.auth.AuthMechanisms() }
 
 func (s *authSession) Auth(mech string) (sasl.Server, error) { return s.auth.Auth(mech) }
+
+// fingerprint is the SHA-256 digest of cert's DER encoding in lower-case
+// hex, the form of verdict.Session.ClientCert. The handshake has proven
+// that the client holds the certificate's key, and has verified the chain
+// when the server's tls.Config asks for that (ClientAuth
+// VerifyClientCertIfGiven with ClientCAs).
+func fingerprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.Raw)
+	return hex.EncodeToString(sum[:])
+}

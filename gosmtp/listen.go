@@ -45,6 +45,15 @@ func Listen(l net.Listener, p *verdict.Policy, o *Options) net.Listener {
 	return g
 }
 
+// ConnResults is implemented by connections of listeners that judge a
+// client before the SMTP dialogue (package screen's and package limit's):
+// Listen appends their Results to the session's results before it
+// evaluates the connect stage, so that a policy can score what they found
+// instead of refusing outright. Wrap Listen around such a listener.
+type ConnResults interface {
+	Results() []verdict.Result
+}
+
 type listener struct {
 	net.Listener
 	p     *verdict.Policy
@@ -172,6 +181,12 @@ func (g *listener) judge(c net.Conn) {
 		return
 	}
 	vs := verdict.Session{IP: ip}
+	if rc, ok := c.(ConnResults); ok {
+		// What a listener underneath found (package screen's findings,
+		// package limit's counts) is scored by the policy with the
+		// connect stage's own results.
+		vs.Results = append(vs.Results, rc.Results()...)
+	}
 	d := g.p.Evaluate(context.Background(), &vs, verdict.Connect)
 	if d.Action >= verdict.TempFail {
 		g.o.log(verdict.Connect, &vs, d)

@@ -30,18 +30,17 @@ func (c *Checker) Name() string { return Name }
 func (c *Checker) Stage() verdict.Stage { return verdict.Rcpt }
 
 // Check decides for s.Rcpt from the session's client (IP, AuthUser, TLS,
-// Trusted), its sender and its SMTPUTF8 parameter. A Session does not carry the TLS
-// client certificate: a server that permits relay by certificate calls
-// Evaluate with Envelope.ClientCert set.
+// Trusted, ClientCert), its sender and its SMTPUTF8 parameter.
 func (c *Checker) Check(ctx context.Context, s *verdict.Session) verdict.Result {
 	return c.Evaluate(Envelope{
-		IP:       s.IP,
-		AuthUser: s.AuthUser,
-		TLS:      s.TLS,
-		Trusted:  s.Trusted,
-		MailFrom: s.MailFrom,
-		Rcpt:     s.Rcpt,
-		SMTPUTF8: s.SMTPUTF8,
+		IP:         s.IP,
+		AuthUser:   s.AuthUser,
+		TLS:        s.TLS,
+		Trusted:    s.Trusted,
+		MailFrom:   s.MailFrom,
+		ClientCert: s.ClientCert,
+		Rcpt:       s.Rcpt,
+		SMTPUTF8:   s.SMTPUTF8,
 	})
 }
 

@@ -13,12 +13,16 @@ import (
 type Session struct {
 	IP       netip.Addr
 	HELO     string
-	MailFrom string   // envelope sender; "" is the null sender
-	Rcpt     string   // the recipient being evaluated at the Rcpt stage
-	AuthUser string   // SMTP AUTH identity; "" when not authenticated
-	TLS      bool     // TLS in effect
-	Message  []byte   // the raw message, at the Data stage
-	Results  []Result // results of earlier stages (Evaluate appends)
+	MailFrom string // envelope sender; "" is the null sender
+	Rcpt     string // the recipient being evaluated at the Rcpt stage
+	AuthUser string // SMTP AUTH identity; "" when not authenticated
+	TLS      bool   // TLS in effect
+	// ClientCert is the fingerprint of the TLS client certificate the
+	// client presented and the handshake accepted (SHA-256 of its DER
+	// encoding, lower-case hex: relay.Fingerprint's form); "" without one.
+	ClientCert string
+	Message    []byte   // the raw message, at the Data stage
+	Results    []Result // results of earlier stages (Evaluate appends)
 
 	// SMTPUTF8 and EightBitMIME say what the client declared on MAIL FROM:
 	// the SMTPUTF8 parameter (RFC 6531: UTF-8 addresses and header fields)

@@ -66,6 +66,13 @@ func (s *syncBuffer) String() string {
 // returned resolver takes faults.
 func startMain(t *testing.T, extra ...string) (addr, maildir string, r *resolvertest.Resolver) {
 	t.Helper()
+	addr, maildir, r, _ = startMainLog(t, extra...)
+	return addr, maildir, r
+}
+
+// startMainLog is startMain that also returns the server's log.
+func startMainLog(t *testing.T, extra ...string) (addr, maildir string, r *resolvertest.Resolver, logs *syncBuffer) {
+	t.Helper()
 	r = resolvertest.MustNew(e2eZone)
 	r.SetTimeoutAfter(50 * time.Millisecond)
 	dns := resolvertest.MustNewServer(r)
@@ -75,11 +82,11 @@ func startMain(t *testing.T, extra ...string) (addr, maildir string, r *resolver
 		"-listen", "127.0.0.1:0", "-hostname", "mx.example.net", "-maildir", maildir,
 		"-dns", dns.Addr, "-local", "example.net", "-nonglobal", "-timeout", "5s", "-v",
 	}, extra...)
-	var logs syncBuffer
+	logs = &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, &logs, func(a net.Addr) { ready <- a }) }()
+	go func() { done <- run(ctx, args, logs, func(a net.Addr) { ready <- a }) }()
 	select {
 	case a := <-ready:
 		addr = a.String()
@@ -95,7 +102,7 @@ func startMain(t *testing.T, extra ...string) (addr, maildir string, r *resolver
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return addr, maildir, r
+	return addr, maildir, r, logs
 }
 
 func TestEndToEndAccept(t *testing.T) {

@@ -52,6 +52,14 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	fs.Int64Var(&o.SpoolBytes, "spool-bytes", 1<<20, "messages larger than this many `bytes` are spooled to disk while they arrive")
 	fs.StringVar(&o.SpoolDir, "spool-dir", "", "`directory` for spooled messages (default: the system's temporary directory)")
 	fs.BoolVar(&o.Chunking, "chunking", false, "offer CHUNKING (BDAT); off by default: go-smtp v0.25 races on broken-off BDAT")
+	submission := fs.String("submission", "", "`address` of a submission listener (e.g. 127.0.0.1:587): STARTTLS, then AUTH against -users; only authenticated clients may send, as themselves")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate `file` for STARTTLS on -submission (default: a self-signed one, for tests)")
+	tlsKey := fs.String("tls-key", "", "PEM key `file` of -tls-cert")
+	usersFile := fs.String("users", "", "`file` of user:bcrypt-hash lines (htpasswd -B) for AUTH on -submission")
+	relayCerts := fs.String("relay-certs", "", "`file` of TLS client certificate fingerprints (SHA-256, one a line) whose holders may relay on -submission without AUTH (Postfix's permit_tls_clientcerts)")
+	clientCA := fs.String("client-ca", "", "PEM `file` of CAs that must have signed a client certificate on -submission (default: any certificate, pinned by -relay-certs)")
+	var b border
+	b.register(fs)
 	pc := flagpolicy.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -69,6 +77,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 		level = slog.LevelInfo
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	wrap, closeBorder, err := b.build(policy, pc.Hostname, logger)
+	if err != nil {
+		return err
+	}
+	defer closeBorder()
 	srv := &Server{
 		Policy:          policy,
 		Hostname:        pc.Hostname,
@@ -90,8 +103,53 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(net.Ad
 	if pc.MetricsAddr != nil {
 		logger.Info("metrics", "url", "http://"+pc.MetricsAddr.String()+"/metrics")
 	}
+	if *submission != "" {
+		if *usersFile == "" {
+			return fmt.Errorf("-submission needs -users")
+		}
+		users, err := loadUsers(*usersFile)
+		if err != nil {
+			return err
+		}
+		tc, selfSigned, err := tlsConfig(*tlsCert, *tlsKey, pc.Hostname)
+		if err != nil {
+			return err
+		}
+		var fps []string
+		if *relayCerts != "" {
+			if fps, err = loadFingerprints(*relayCerts); err != nil {
+				return err
+			}
+			if err := requestClientCerts(tc, *clientCA); err != nil {
+				return err
+			}
+		}
+		if selfSigned {
+			logger.Warn("submission: no -tls-cert given, using a self-signed certificate that clients cannot verify")
+		}
+		authLimit, err := b.authLimit()
+		if err != nil {
+			return err
+		}
+		sub := *srv
+		sub.Policy, sub.Users, sub.AuthLimit = submissionPolicy(policy, fps), users, authLimit
+		sl, err := net.Listen("tcp", *submission)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ss := sub.SMTP()
+		ss.TLSConfig = tc
+		ss.AllowInsecureAuth = false // RFC 4954 §4: no credentials in the clear
+		go func() {
+			<-ctx.Done()
+			ss.Close()
+		}()
+		go ss.Serve(sub.Listen(sl))
+		logger.Info("submission", "addr", sl.Addr().String())
+	}
 	if ready != nil {
 		ready(ln.Addr())
 	}
-	return s.Serve(srv.Listen(ln))
+	return s.Serve(srv.Listen(wrap(ln)))
 }

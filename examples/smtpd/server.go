@@ -9,6 +9,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/mtaguard/mtaguard/gosmtp"
+	"github.com/mtaguard/mtaguard/limit"
 	"github.com/mtaguard/mtaguard/verdict"
 )
 
@@ -29,6 +30,13 @@ type Server struct {
 	// Options are gosmtp's (connection caps, memory budget, spooling);
 	// Hostname, Logger and MaxMessageBytes above override theirs.
 	Options gosmtp.Options
+
+	// Users, if set, makes the server a submission server: clients
+	// authenticate with AUTH PLAIN or LOGIN against these bcrypt hashes.
+	Users map[string][]byte
+	// AuthLimit, if set, counts failed AUTH attempts per client (package
+	// limit's AuthFailures rules).
+	AuthLimit *limit.Checker
 }
 
 func (s *Server) options() *gosmtp.Options {
@@ -75,7 +83,10 @@ type mailbox struct {
 	junk bool
 }
 
-func (s *Server) newSession(*smtp.Conn) (smtp.Session, error) {
+func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
+	if s.Users != nil {
+		return &submitter{mailbox: &mailbox{srv: s}, conn: c}, nil
+	}
 	return &mailbox{srv: s}, nil
 }
 
